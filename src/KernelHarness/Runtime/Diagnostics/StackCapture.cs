@@ -1,0 +1,76 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+
+namespace KernelHarness.Runtime;
+
+/// <summary>Turns .NET stacks into call traces of student code: harness frames are dropped.</summary>
+internal static class StackCapture
+{
+    private static bool IsHarnessFrame(StackFrame frame)
+    {
+        var method = frame.GetMethod();
+        var type = method?.DeclaringType;
+        if (type is null)
+            return true;
+        var ns = type.Namespace ?? "";
+        if (type.Assembly == typeof(StackCapture).Assembly)
+            return true;
+        return ns.StartsWith("System", StringComparison.Ordinal) || ns.StartsWith("Xunit", StringComparison.Ordinal)
+            || ns.StartsWith("Microsoft", StringComparison.Ordinal) || ns.StartsWith("KernelHarness.Conformance", StringComparison.Ordinal);
+    }
+
+    public static IReadOnlyList<string> Capture(int skip = 1) => Frames(new StackTrace(skip + 1, true));
+
+    public static IReadOnlyList<string> FromException(Exception ex) => Frames(new StackTrace(ex, true), keepHarness: true);
+
+    public static IReadOnlyList<string> Frames(StackTrace? trace, bool keepHarness = false)
+    {
+        var frames = new List<string>();
+        if (trace is null)
+            return frames;
+        foreach (var frame in trace.GetFrames())
+        {
+            if (!keepHarness && IsHarnessFrame(frame))
+                continue;
+            var method = frame.GetMethod();
+            if (method is null)
+                continue;
+            var name = $"{method.DeclaringType?.Name}.{method.Name}";
+            var file = frame.GetFileName();
+            frames.Add(file is null
+                ? name
+                : string.Create(CultureInfo.InvariantCulture, $"{name} ({Path.GetFileName(file)}:{frame.GetFileLineNumber()})"));
+            if (frames.Count >= 16)
+                break;
+        }
+        return frames;
+    }
+
+    /// <summary>The first FILE:LINE outside the harness, or null.</summary>
+    public static string? FirstUserLocation(int skip = 1)
+    {
+        foreach (var frame in new StackTrace(skip + 1, true).GetFrames())
+        {
+            if (IsHarnessFrame(frame))
+                continue;
+            var file = frame.GetFileName();
+            if (file is not null)
+                return string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(file)}:{frame.GetFileLineNumber()}");
+        }
+        return null;
+    }
+
+    public static string? FirstUserLocation(IReadOnlyList<string> frames)
+    {
+        foreach (var f in frames)
+        {
+            int open = f.LastIndexOf('(');
+            if (open >= 0 && f.EndsWith(')'))
+                return f[(open + 1)..^1];
+        }
+        return null;
+    }
+}
