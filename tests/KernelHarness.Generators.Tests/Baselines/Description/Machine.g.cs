@@ -47,8 +47,8 @@ partial class Machine
     [global::System.CodeDom.Compiler.GeneratedCode("KernelHarness.Generators", "0.1.0.0")]
     internal void RunBootHooks()
     {
-        this.PageAllocator.mem_init();
-        this.Slab.kmem_cache_init();
+        this.PageAllocator?.mem_init(); // unbound subsystems have nothing to boot
+        this.Slab?.kmem_cache_init(); // unbound subsystems have nothing to boot
     }
 
     /// <summary>Binds <paramref name="implementation"/> as the named subsystem.</summary>
