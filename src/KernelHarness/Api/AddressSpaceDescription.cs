@@ -6,7 +6,7 @@ namespace KernelHarness.Api;
 /// Address spaces (kernel-api.md §3): VMAs of an <c>mm_struct</c>, mmap and munmap, the mmap lock,
 /// and the two reference counts of an mm (Documentation/mm/active_mm.rst).
 /// </summary>
-[KernelSubsystem("address space", "IAddressSpace", Assignable = true, BootOrder = 30, Linux = "mm/mmap.c")]
+[KernelSubsystem("address space", "IAddressSpace", Assignable = true, BootOrder = 30, Reference = typeof(Reference.AddressSpace.ReferenceAddressSpace), Linux = "mm/mmap.c")]
 internal interface AddressSpaceDescription
 {
     /// <summary>Sets up the kernel's own mm (<c>init_mm</c>) at boot.</summary>

@@ -7,7 +7,7 @@ namespace KernelHarness.Api;
 /// Interrupt lines (kernel-api.md §4): requesting and freeing handlers, shared lines, dispatch,
 /// threaded handlers, disable depth and spurious-interrupt detection (kernel/irq/).
 /// </summary>
-[KernelSubsystem("irq", "IIrq", Assignable = true, BootOrder = 40, Linux = "kernel/irq/manage.c")]
+[KernelSubsystem("irq", "IIrq", Assignable = true, BootOrder = 40, Reference = typeof(Reference.Irq.ReferenceIrq), Linux = "kernel/irq/manage.c")]
 internal interface IrqDescription
 {
     /// <summary>Creates the interrupt descriptors at boot.</summary>

@@ -7,7 +7,7 @@ namespace KernelHarness.Api;
 /// The buddy page allocator (kernel-api.md §2): zones, orders up to <c>MAX_PAGE_ORDER</c>,
 /// splitting and coalescing buddies, zone fallback from the gfp zone modifiers.
 /// </summary>
-[KernelSubsystem("page allocator", "IPageAllocator", Assignable = true, BootOrder = 10, Linux = "mm/page_alloc.c")]
+[KernelSubsystem("page allocator", "IPageAllocator", Assignable = true, BootOrder = 10, Reference = typeof(Reference.PageAllocator.ReferencePageAllocator), Linux = "mm/page_alloc.c")]
 internal interface PageAllocatorDescription
 {
     /// <summary>Hands every usable page frame to the allocator's free lists at boot (<c>memblock_free_all</c>).</summary>
@@ -100,7 +100,7 @@ internal interface PageAllocatorDescription
 /// The slab allocator and kmalloc (kernel-api.md §2), SLUB-like, on top of the page allocator;
 /// vmalloc on top of pages mapped contiguously in the vmalloc area.
 /// </summary>
-[KernelSubsystem("slab", "ISlab", Assignable = true, BootOrder = 20, Linux = "mm/slub.c")]
+[KernelSubsystem("slab", "ISlab", Assignable = true, BootOrder = 20, Reference = typeof(Reference.Slab.ReferenceSlab), Linux = "mm/slub.c")]
 internal interface SlabDescription
 {
     /// <summary>Creates the kmalloc caches at boot.</summary>

@@ -78,12 +78,19 @@ public static class Arch
     public static ulong zone_end_pfn(zone_type zone) => M.Memory.ZoneEnd[(int)zone];
 
     /// <summary>The <c>struct page</c> of a frame (<c>mem_map[pfn]</c>).</summary>
-    public static page mem_map(ulong pfn) => M.Memory.PfnToPage(pfn);
+    public static page mem_map(ulong pfn)
+    {
+        var mem = M.Memory;
+        mem.ArchOps++;
+        return mem.PfnToPage(pfn);
+    }
 
     /// <summary>Raw bytes at a kernel virtual address, unchecked by KASAN (an allocator's own metadata).</summary>
     public static Span<byte> raw_span(kptr p, ulong len)
     {
-        if (!M.Memory.TryTranslate(p.addr, len, out var span))
+        var mem = M.Memory;
+        mem.ArchOps++;
+        if (!mem.TryTranslate(p.addr, len, out var span))
             throw Fault(p.addr, len);
         return span;
     }

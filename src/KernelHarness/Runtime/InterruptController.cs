@@ -16,6 +16,9 @@ internal sealed class InterruptController
     private readonly bool[] pending;
     private readonly bool[] masked;
     private int pendingCount;
+    private readonly uint[] randomLines;
+    private readonly int randomPer1024;
+    private readonly SeededRandom randomIrqs;
 
     /// <summary>The line the timer tick arrives on (no handler: it only drives softirqs).</summary>
     public const uint TimerIrq = uint.MaxValue;
@@ -25,6 +28,24 @@ internal sealed class InterruptController
         this.machine = machine;
         pending = new bool[machine.Config.NrIrqs];
         masked = new bool[machine.Config.NrIrqs];
+        randomLines = new uint[machine.Config.RandomIrqLines.Count];
+        for (int i = 0; i < randomLines.Length; i++)
+        {
+            randomLines[i] = machine.Config.RandomIrqLines[i];
+            CheckLine(randomLines[i]);
+        }
+        randomPer1024 = machine.Config.RandomIrqPer1024;
+        randomIrqs = new SeededRandom(machine.Config.Seed ^ 0x1F0_1F0_1F0UL);
+    }
+
+    /// <summary>True when the machine raises lines by itself (<see cref="MachineConfig.RandomIrqLines"/>).</summary>
+    public bool RaisesRandomly => randomLines.Length > 0;
+
+    /// <summary>At a kernel API call: raises one of the configured lines with the configured chance (seeded, its own stream).</summary>
+    public void MaybeRaiseRandom()
+    {
+        if (randomIrqs.Next(1024) < randomPer1024)
+            Raise(randomLines[randomIrqs.Next(randomLines.Length)]);
     }
 
     public int NrIrqs => pending.Length;
@@ -65,17 +86,20 @@ internal sealed class InterruptController
             throw new ArgumentOutOfRangeException(nameof(irq), irq, $"The interrupt controller has lines 0..{pending.Length - 1}.");
     }
 
-    /// <summary>Delivers every pending, unmasked line to <paramref name="cpu"/>, lowest line first.</summary>
-    public void DeliverPending(Cpu cpu)
+    /// <summary>Delivers every pending, unmasked line to <paramref name="cpu"/>, lowest line first; false when none could be (all masked).</summary>
+    public bool DeliverPending(Cpu cpu)
     {
+        bool delivered = false;
         for (uint irq = 0; irq < pending.Length && pendingCount > 0; irq++)
         {
             if (!pending[irq] || masked[irq] || !cpu.IrqsEnabled)
                 continue;
             pending[irq] = false;
             pendingCount--;
+            delivered = true;
             Deliver(cpu, irq);
         }
+        return delivered;
     }
 
     /// <summary>A timer tick on <paramref name="cpu"/>: hard-IRQ entry and exit, so pending softirqs run.</summary>
@@ -99,7 +123,11 @@ internal sealed class InterruptController
             {
                 machine.Irq.generic_handle_irq(irq);
             }
-            catch (Exception ex) when (ex is not TaskKilledException and not KernelOopsException)
+            catch (KernelOopsException)
+            {
+                // BUG_ON or a sleep in the handler: already reported; the handler dies, the CPU goes on.
+            }
+            catch (Exception ex) when (ex is not TaskKilledException)
             {
                 machine.Report(ReportKind.Oops, $"Oops: unhandled {ex.GetType().Name} in interrupt handler for irq {irq}: {ex.Message}",
                     new[] { "Kernel panic - not syncing: Fatal exception in interrupt" }, exception: ex);

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.IO;
 
 namespace KernelHarness.Runtime;
@@ -14,9 +15,26 @@ public abstract class KernelLockObject
     {
         Kind = kind;
         ClassKey = $"{kind}:{file}:{line}";
-        Name = member.Length > 0 && member != ".ctor" && member != ".cctor"
+        Name = member.Length > 0 && member != ".ctor" && member != ".cctor" && CreatedByFieldInitializer()
             ? member
             : $"{kind}@{Path.GetFileName(file)}:{line}";
+    }
+
+    // [CallerMemberName] names the field a field (or property) initializer initialises, but for a local
+    // variable it names the enclosing method: a field initializer runs inside a constructor, so the
+    // first frame outside the lock types tells them apart.
+    private static bool CreatedByFieldInitializer()
+    {
+        foreach (var frame in new StackTrace(1, false).GetFrames())
+        {
+            var method = frame.GetMethod();
+            if (method is null)
+                return false;
+            if (method.IsConstructor && method.DeclaringType is { } t && typeof(KernelLockObject).IsAssignableFrom(t))
+                continue;
+            return method.IsConstructor;
+        }
+        return false;
     }
 
     /// <summary>The lock type (<c>spinlock_t</c>, <c>mutex</c>, …).</summary>

@@ -71,7 +71,11 @@ public sealed partial class Machine
         {
             callback();
         }
-        catch (Exception ex) when (ex is not TaskKilledException and not KernelOopsException)
+        catch (KernelOopsException)
+        {
+            // BUG_ON or a sleep in softirq context: already reported; the callback dies, the CPU goes on.
+        }
+        catch (Exception ex) when (ex is not TaskKilledException)
         {
             Report(ReportKind.Oops, $"Oops: unhandled {ex.GetType().Name} in {what} {method?.Name}: {ex.Message}", null, exception: ex);
         }

@@ -49,11 +49,13 @@ public sealed partial class Machine
     public void MightSleep(KernelFunctionId id, KernelContext exceptIn = KernelContext.None)
     {
         var t = t_task;
-        if (t is null || t.IsIdle)
+        if (t is null)
             return;
         var cpu = Cpus[t.Cpu];
         int pc = cpu.PreemptCount & ~Kernel.PREEMPT_NEED_RESCHED;
         bool irqsOff = !cpu.IrqsEnabled;
+        if (t.IsIdle && pc == 0)
+            return; // the idle loop itself; a tasklet or timer it runs is checked like any other
         if (pc == 0 && !irqsOff && t.RcuDepth == 0)
             return;
         if ((exceptIn & KernelContext.Interrupt) != 0 && (pc & (Kernel.HARDIRQ_MASK | Kernel.SOFTIRQ_OFFSET | Kernel.NMI_MASK)) != 0)

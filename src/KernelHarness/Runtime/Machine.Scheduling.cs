@@ -23,6 +23,8 @@ public sealed partial class Machine
             throw new TaskKilledException();
         calls++;
         LastFunction = id;
+        if (InterleaveOff != 0)
+            return; // inside the scheduler's own mm handling (LazyTlb): no switch, no interrupt
         var t = t_task!;
         var cpu = Cpus[t.Cpu];
         if (++cpu.CallsSinceTick >= Config.CallsPerTick)
@@ -30,6 +32,8 @@ public sealed partial class Machine
             cpu.CallsSinceTick = 0;
             AdvanceClock(jiffies + 1);
         }
+        if (Interrupts.RaisesRandomly)
+            Interrupts.MaybeRaiseRandom();
         if (cpu.IrqsEnabled)
         {
             if (Interrupts.AnyPending)
@@ -80,7 +84,8 @@ public sealed partial class Machine
         {
             if (c.Id == t.Cpu)
                 continue;
-            bool busy = !c.Current.IsIdle || c.SoftirqPending != 0;
+            // A CPU in the middle of an interrupt (even on its idle task) has work to finish.
+            bool busy = !c.Current.IsIdle || c.SoftirqPending != 0 || c.IrqNesting > 0;
             bool idleWithWork = c.Current.IsIdle && runQueue.Count > 0;
             if (busy || (preferBusy && idleWithWork))
                 candidates[n++] = c.Id;
@@ -122,7 +127,10 @@ public sealed partial class Machine
     }
 
     /// <summary>Called on a switch, after <c>current</c> changes: lazy-TLB bookkeeping of active_mm.</summary>
-    internal Action<Cpu, SimTask, SimTask>? ContextSwitchHook;
+    internal Action<Cpu, SimTask, SimTask>? ContextSwitchHook = Reference.AddressSpace.LazyTlb.ContextSwitch;
+
+    /// <summary>Non-zero while the scheduler calls the address-space subsystem at a switch: kernel API calls made there are not interleaving points.</summary>
+    internal int InterleaveOff;
 
     private void ContextSwitch(Cpu cpu, SimTask prev, SimTask next)
     {
@@ -153,10 +161,18 @@ public sealed partial class Machine
             throw new TaskKilledException();
         var t = t_task!;
         var cpu = Cpus[t.Cpu];
-        if (t.IsIdle)
-            return;
         if ((cpu.PreemptCount & ~Kernel.PREEMPT_NEED_RESCHED) != 0)
             ReportSchedulingWhileAtomic(t, cpu);
+        if ((cpu.PreemptCount & (Kernel.HARDIRQ_MASK | Kernel.SOFTIRQ_OFFSET | Kernel.NMI_MASK)) != 0)
+        {
+            // An interrupt handler, tasklet or timer cannot sleep: there is no task to put to sleep (on an
+            // idle CPU it runs on the idle task, which would spin for ever). Linux oopses; here the
+            // callback is killed and the machine goes on.
+            t.Task.__state = Kernel.TASK_RUNNING;
+            throw new KernelOopsException($"scheduling while atomic: {reason}() called in interrupt context");
+        }
+        if (t.IsIdle)
+            return;
         if (t.Task.__state == Kernel.TASK_RUNNING)
         {
             if (runQueue.Count == 0)
@@ -262,7 +278,7 @@ public sealed partial class Machine
     }
 
     /// <summary>Called when a task exits, before it leaves its CPU (exit_mm).</summary>
-    internal Action<SimTask>? ExitMmHook;
+    internal Action<SimTask>? ExitMmHook = Reference.AddressSpace.LazyTlb.ExitMm;
 
     private void CheckBalancedAtExit(SimTask t, Cpu cpu)
     {
@@ -316,11 +332,9 @@ public sealed partial class Machine
                 Interrupts.DeliverTick(cpu);
                 continue;
             }
-            if (Interrupts.AnyPending && cpu.IrqsEnabled)
-            {
-                Interrupts.DeliverPending(cpu);
+            // Only lines that could be delivered count: a masked pending line waits for its unmask.
+            if (Interrupts.AnyPending && cpu.IrqsEnabled && Interrupts.DeliverPending(cpu))
                 continue;
-            }
             if (SwitchToAnotherCpu(self, preferBusy: false))
                 continue;
             ulong next_event = NextEventJiffies();

@@ -67,4 +67,14 @@ public sealed record MachineConfig
 
     /// <summary>Interrupt lines of the interrupt controller.</summary>
     public int NrIrqs { get; init; } = 64;
+
+    /// <summary>
+    /// Lines the machine raises by itself, as devices would (empty: none). At each kernel API call one
+    /// of them is raised with the chance <see cref="RandomIrqPer1024"/>, from a stream derived from
+    /// <see cref="Seed"/> (separate from the scheduler's, so turning it on does not change other decisions).
+    /// </summary>
+    public System.Collections.Generic.IReadOnlyList<uint> RandomIrqLines { get; init; } = Array.Empty<uint>();
+
+    /// <summary>The chance, in parts per 1024, that a kernel API call raises one of <see cref="RandomIrqLines"/>.</summary>
+    public int RandomIrqPer1024 { get; init; } = 32;
 }

@@ -18,7 +18,7 @@ public sealed class ReferenceLocking : ILocking
 
     private Lockdep Dep(Machine m) => lockdep ??= new Lockdep(m);
 
-    private static string? Site(Machine m) => m.Config.Lockdep ? StackCapture.FirstUserLocation(2) : null;
+    private static string? Site(Machine m) => m.Config.Lockdep ? StackCapture.FirstUserLocationCached(2) : null;
 
     // ---- Spinning acquisition shared by spinlocks and rwlocks ----
 
@@ -59,7 +59,7 @@ public sealed class ReferenceLocking : ILocking
     {
         var m = M;
         var t = m.CurrentSim;
-        int index = t.HeldLocks.FindLastIndex(h => ReferenceEquals(h.Lock, l));
+        int index = IndexOfHeld(t, l);
         if (index < 0 || (read ? !l.readers.Contains(t) : !ReferenceEquals(l.owner, t)))
         {
             Dep(m).BadUnlock(t, l, Site(m));
@@ -83,6 +83,18 @@ public sealed class ReferenceLocking : ILocking
             l.owner = null;
             l.owner_cpu = -1;
         }
+    }
+
+    // The innermost entry for the lock in the task's held locks (a loop: no closure on the hot path).
+    private static int IndexOfHeld(SimTask t, KernelLockObject l)
+    {
+        var held = t.HeldLocks;
+        for (int i = held.Count - 1; i >= 0; i--)
+        {
+            if (ReferenceEquals(held[i].Lock, l))
+                return i;
+        }
+        return -1;
     }
 
     private static string Describe(LockKind kind) => kind switch
@@ -245,17 +257,28 @@ public sealed class ReferenceLocking : ILocking
             return 0;
         }
         l.waiters.Add(t);
-        // The releaser hands the lock over: a mutex's owner becomes us, a semaphore's unit is ours.
-        while (isSemaphore ? !l.handoff.Remove(t) : !ReferenceEquals(l.owner, t))
+        // The releaser hands the lock over: it puts us on the hand-off list (a mutex's owner becomes us,
+        // a semaphore's unit is ours). Owning the mutex already (recursive locking) is no hand-off: we
+        // sleep for ever, as Linux does.
+        try
         {
-            if (interruptible && t.SignalPending)
+            while (!l.handoff.Remove(t))
             {
-                l.waiters.Remove(t);
-                t.Task.__state = TASK_RUNNING;
-                return -EINTR;
+                if (interruptible && t.SignalPending)
+                {
+                    l.waiters.Remove(t);
+                    t.Task.__state = TASK_RUNNING;
+                    return -EINTR;
+                }
+                t.Task.__state = interruptible ? TASK_INTERRUPTIBLE : TASK_UNINTERRUPTIBLE;
+                m.Schedule(isSemaphore ? "down" : "mutex_lock");
             }
-            t.Task.__state = interruptible ? TASK_INTERRUPTIBLE : TASK_UNINTERRUPTIBLE;
-            m.Schedule(isSemaphore ? "down" : "mutex_lock");
+        }
+        catch (KernelOopsException)
+        {
+            l.waiters.Remove(t); // sleeping in interrupt context: the caller is being killed
+            t.Task.__state = TASK_RUNNING;
+            throw;
         }
         t.Task.__state = TASK_RUNNING;
         t.HeldLocks.Add(new HeldLock(l, kind, site, m.CurrentCpu.IrqsEnabled));
@@ -279,6 +302,7 @@ public sealed class ReferenceLocking : ILocking
         @lock.count = 0;
         @lock.owner = null;
         @lock.waiters.Clear();
+        @lock.handoff.Clear();
     }
 
     public void mutex_lock(mutex @lock) => SleepAcquire(@lock, LockKind.Mutex, interruptible: false);
@@ -300,7 +324,7 @@ public sealed class ReferenceLocking : ILocking
     {
         var m = M;
         var t = m.CurrentSim;
-        int index = t.HeldLocks.FindLastIndex(h => ReferenceEquals(h.Lock, @lock));
+        int index = IndexOfHeld(t, @lock);
         if (index < 0 || !ReferenceEquals(@lock.owner, t))
         {
             Dep(m).BadUnlock(t, @lock, Site(m));
@@ -312,6 +336,7 @@ public sealed class ReferenceLocking : ILocking
             var next = @lock.waiters[0];
             @lock.waiters.RemoveAt(0);
             @lock.owner = next; // hand-off: the lock stays held, now by the first waiter
+            @lock.handoff.Add(next);
             m.Wake(next);
         }
         else
@@ -347,7 +372,7 @@ public sealed class ReferenceLocking : ILocking
     {
         var m = M;
         var t = m.CurrentSim;
-        int index = t.HeldLocks.FindLastIndex(h => ReferenceEquals(h.Lock, sem));
+        int index = IndexOfHeld(t, sem);
         if (index >= 0)
             t.HeldLocks.RemoveAt(index); // a semaphore may be released by another task than the one that took it
         if (sem.waiters.Count > 0)

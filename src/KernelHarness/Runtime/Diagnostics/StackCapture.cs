@@ -63,6 +63,28 @@ internal static class StackCapture
         return null;
     }
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(System.Reflection.MethodBase, int), string?> siteCache = new();
+
+    /// <summary>
+    /// <see cref="FirstUserLocation(int)"/> for hot paths (lockdep records the site of every acquisition):
+    /// the stack is walked without source information, and FILE:LINE is resolved from the symbols once
+    /// per call site (method and IL offset) and cached.
+    /// </summary>
+    public static string? FirstUserLocationCached(int skip = 1)
+    {
+        foreach (var frame in new StackTrace(skip + 1, false).GetFrames())
+        {
+            if (IsHarnessFrame(frame))
+                continue;
+            var method = frame.GetMethod();
+            int il = frame.GetILOffset();
+            if (method is null || il == StackFrame.OFFSET_UNKNOWN)
+                break;
+            return siteCache.GetOrAdd((method, il), static (_, s) => FirstUserLocation(s + 1), skip + 2);
+        }
+        return FirstUserLocation(skip + 1);
+    }
+
     public static string? FirstUserLocation(IReadOnlyList<string> frames)
     {
         foreach (var f in frames)

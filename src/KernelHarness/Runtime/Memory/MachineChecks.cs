@@ -28,9 +28,11 @@ public sealed class MachineChecks
     private readonly Machine machine;
     private readonly Dictionary<ulong, byte[]> shadow = new();
     private readonly Dictionary<ulong, Allocation> live = new();
+    private readonly SortedSet<ulong> liveStarts = new();              // ordered: floor lookups in O(log n)
     private readonly Dictionary<ulong, Allocation> quarantine = new();
-    private readonly Queue<ulong> quarantineOrder = new();
+    private readonly Queue<Allocation> quarantineOrder = new();
     private readonly Dictionary<ulong, PageBlock> pageBlocks = new(); // by head pfn
+    private readonly SortedSet<ulong> blockHeads = new();              // the keys of pageBlocks, ordered
 
     internal MachineChecks(Machine machine)
     {
@@ -67,7 +69,14 @@ public sealed class MachineChecks
         public string? FreeFunction { get; internal set; }
     }
 
-    private sealed record PageBlock(ulong Pfn, int Order, bool Slab);
+    private sealed record PageBlock(ulong Pfn, int Order, bool Slab, bool RefDropped = false);
+
+    /// <summary>
+    /// The "simulated work" of memory-management code: calls of <see cref="Arch.mem_map"/>,
+    /// <see cref="Arch.raw_span"/> and <see cref="Arch.raw_ref{T}"/> (each a memory access a real allocator
+    /// pays for). Performance tests add it to the kernel API calls for a deterministic cost.
+    /// </summary>
+    public long ArchMemoryOps => machine.Memory.ArchOps;
 
     /// <summary>Objects currently allocated (kmalloc, kmem_cache, vmalloc), by address.</summary>
     public IReadOnlyCollection<Allocation> LiveObjects => live.Values;
@@ -85,7 +94,7 @@ public sealed class MachineChecks
         if (!Enabled)
             return;
         var site = Site(out var stack);
-        live[result.addr] = new Allocation(result.addr, size, family, fn, cache, site, stack);
+        AddLive(new Allocation(result.addr, size, family, fn, cache, site, stack));
         MarkObjectAllocated(result.addr, size, family);
     }
 
@@ -95,7 +104,16 @@ public sealed class MachineChecks
             return true;
         if (live.ContainsKey(p.addr))
             return true;
-        return ReportBadFree(KernelFunctions.All[(int)id].Name, p, AllocFamily.Kmalloc);
+        var fn = KernelFunctions.All[(int)id].Name;
+        if (quarantine.TryGetValue(p.addr, out var freed))
+        {
+            // krealloc_uaf: krealloc reads the freed object (ksize) before anything else.
+            var details = new List<string> { string.Create(CultureInfo.InvariantCulture, $"Read of size 1 at addr {p.addr:x16} by task {machine.CurrentSim.Comm}/{machine.CurrentSim.Pid}") };
+            AddHistory(details, freed);
+            machine.Report(ReportKind.KasanUseAfterFree, $"BUG: KASAN: slab-use-after-free in {fn}", details, fn);
+            return false;
+        }
+        return ReportBadFree(fn, p, AllocFamily.Kmalloc);
     }
 
     public void OnRealloc(KernelFunctionId id, kptr old, kptr result, ulong size, gfp_t gfp)
@@ -111,8 +129,9 @@ public sealed class MachineChecks
             if (result.addr == old.addr)
             {
                 // Resized in place: only the new size is accessible (krealloc_less_oob / krealloc_more_oob).
+                ulong oldSize = previous.Size;
                 previous.Size = size;
-                Poison(old.addr, Math.Max(previous.Size, size) + Granule, KASAN_SLAB_REDZONE, fromExisting: true);
+                Poison(old.addr, Math.Max(oldSize, size) + Granule, KASAN_SLAB_REDZONE, fromExisting: true);
                 Unpoison(old.addr, size);
                 RepoisonTailToEndOfGranules(old.addr, size);
                 return;
@@ -213,7 +232,12 @@ public sealed class MachineChecks
     {
         if (len == 0)
             return true;
-        if (addr < Kernel.PAGE_SIZE || addr + len < addr)
+        if (addr + len < addr)
+        {
+            ReportBadAccess(ReportKind.KasanOutOfBounds, "out-of-bounds", addr, len, write, function, null);
+            return false;
+        }
+        if (addr < Kernel.PAGE_SIZE)
         {
             ReportBadAccess(ReportKind.KasanWildAccess, addr <= 16 && addr != 0 ? "null-ptr-deref (ZERO_SIZE_PTR)" : "null-ptr-deref", addr, len, write, function, null);
             return false;
@@ -310,17 +334,67 @@ public sealed class MachineChecks
         return leaks;
     }
 
-    /// <summary>The live object containing <paramref name="addr"/>, if any.</summary>
+    /// <summary>The live object containing <paramref name="addr"/>, if any (O(log n)).</summary>
     public Allocation? FindLive(ulong addr)
     {
         if (live.TryGetValue(addr, out var exact))
             return exact;
-        foreach (var a in live.Values)
+        var a = Floor(addr);
+        return a is not null && addr < a.Start + Math.Max(a.Size, 1) ? a : null;
+    }
+
+    /// <summary>The live object with the greatest start at or below <paramref name="addr"/>.</summary>
+    private Allocation? Floor(ulong addr)
+    {
+        if (liveStarts.Count == 0 || liveStarts.Min > addr)
+            return null;
+        ulong start = liveStarts.GetViewBetween(liveStarts.Min, addr).Max;
+        return live[start];
+    }
+
+    /// <summary>The start of the first live object above <paramref name="addr"/>, or <see cref="ulong.MaxValue"/>.</summary>
+    private ulong NextLiveStart(ulong addr)
+    {
+        if (liveStarts.Count == 0 || liveStarts.Max <= addr)
+            return ulong.MaxValue;
+        return liveStarts.GetViewBetween(addr + 1, liveStarts.Max).Min;
+    }
+
+    private void AddLive(Allocation a)
+    {
+        live[a.Start] = a;
+        liveStarts.Add(a.Start);
+        if (quarantine.TryGetValue(a.Start, out var q) && q.Start == a.Start)
+            quarantine.Remove(a.Start); // the address is an object again: a free of it is no longer a double free
+    }
+
+    private void RemoveLive(Allocation a)
+    {
+        live.Remove(a.Start);
+        liveStarts.Remove(a.Start);
+    }
+
+    /// <summary>Recorded page blocks whose head lies in [lo, hi].</summary>
+    private List<PageBlock> BlocksBetween(ulong lo, ulong hi)
+    {
+        var list = new List<PageBlock>();
+        if (blockHeads.Count == 0 || lo > hi || blockHeads.Min > hi || blockHeads.Max < lo)
+            return list;
+        foreach (var head in blockHeads.GetViewBetween(Math.Max(lo, blockHeads.Min), Math.Min(hi, blockHeads.Max)))
+            list.Add(pageBlocks[head]);
+        return list;
+    }
+
+    private List<PageBlock> BlocksOverlapping(ulong pfn, int order)
+    {
+        ulong span = 1UL << Kernel.MAX_PAGE_ORDER;
+        var result = new List<PageBlock>();
+        foreach (var b in BlocksBetween(pfn >= span ? pfn - span + 1 : 0, pfn + (1UL << order) - 1))
         {
-            if (addr >= a.Start && addr < a.Start + Math.Max(a.Size, 1))
-                return a;
+            if (pfn < b.Pfn + (1UL << b.Order) && b.Pfn < pfn + (1UL << order))
+                result.Add(b);
         }
-        return null;
+        return result;
     }
 
     // ---- Internals ----
@@ -343,14 +417,9 @@ public sealed class MachineChecks
             machine.ReportContract($"{fn}() returned 0x{result.addr:x}, not aligned to {minAlign} bytes");
         if (Enabled)
         {
-            foreach (var a in live.Values)
-            {
-                if (result.addr < a.Start + a.Size && a.Start < result.addr + Math.Max(size, 1))
-                {
-                    machine.ReportContract($"{fn}() returned [0x{result.addr:x}, +{size}) which overlaps live object [0x{a.Start:x}, +{a.Size}) from {a.Function}()");
-                    break;
-                }
-            }
+            var a = Floor(result.addr + Math.Max(size, 1) - 1);
+            if (a is not null && result.addr < a.Start + Math.Max(a.Size, 1))
+                machine.ReportContract($"{fn}() returned [0x{result.addr:x}, +{size}) which overlaps live object [0x{a.Start:x}, +{a.Size}) from {a.Function}()");
         }
         if ((zeroes || (gfp & gfp_t.__GFP_ZERO) != 0) && size > 0 && machine.Memory.TryTranslate(result.addr, size, out var bytes)
             && bytes.IndexOfAnyExcept((byte)0) >= 0)
@@ -368,17 +437,14 @@ public sealed class MachineChecks
             machine.ReportContract($"{fn}(GFP_DMA) returned pfn 0x{pfn:x} outside ZONE_DMA");
         if (zone >= 0 && zone < (int)zone_type.ZONE_HIGHMEM && machine.Memory.ZoneOf(pfn) > (zone_type)zone && machine.Memory.ZoneOf(pfn) != zone_type.ZONE_MOVABLE)
             machine.ReportContract($"{fn}() returned pfn 0x{pfn:x} from {machine.Memory.ZoneOf(pfn)}, above the zone its gfp allows");
-        if (Enabled)
+        if (Enabled && order >= 0 && order <= Kernel.MAX_PAGE_ORDER)
         {
-            foreach (var b in pageBlocks.Values)
+            foreach (var b in BlocksOverlapping(pfn, order))
             {
-                if (pfn < b.Pfn + (1UL << b.Order) && b.Pfn < pfn + (1UL << order))
-                {
-                    if (machine.Memory.PfnToPage(b.Pfn)._refcount <= 0)
-                        continue; // freed through put_page behind the facade's back: stale
-                    machine.ReportContract($"{fn}() returned pfn 0x{pfn:x} (order {order}) overlapping a block still in use at pfn 0x{b.Pfn:x} (order {b.Order})");
-                    break;
-                }
+                if (b.RefDropped || machine.Memory.PfnToPage(b.Pfn)._refcount <= 0)
+                    continue; // freed (or to be freed) through put_page behind the facade's back: stale
+                machine.ReportContract($"{fn}() returned pfn 0x{pfn:x} (order {order}) overlapping a block still in use at pfn 0x{b.Pfn:x} (order {b.Order})");
+                break;
             }
         }
         if ((gfp & gfp_t.__GFP_ZERO) != 0 && machine.Memory.TryTranslate(Kernel.PAGE_OFFSET + (pfn << Kernel.PAGE_SHIFT), Kernel.PAGE_SIZE << order, out var bytes)
@@ -390,15 +456,15 @@ public sealed class MachineChecks
 
     private void RecordPageBlock(ulong pfn, int order)
     {
-        var stale = new List<ulong>();
-        foreach (var b in pageBlocks.Values)
+        if (order < 0 || order > Kernel.MAX_PAGE_ORDER)
+            return;
+        foreach (var b in BlocksOverlapping(pfn, order))
         {
-            if (pfn < b.Pfn + (1UL << b.Order) && b.Pfn < pfn + (1UL << order))
-                stale.Add(b.Pfn);
+            pageBlocks.Remove(b.Pfn);
+            blockHeads.Remove(b.Pfn);
         }
-        foreach (var s in stale)
-            pageBlocks.Remove(s);
         pageBlocks[pfn] = new PageBlock(pfn, order, Slab: false);
+        blockHeads.Add(pfn);
         Unpoison(Kernel.PAGE_OFFSET + (pfn << Kernel.PAGE_SHIFT), Kernel.PAGE_SIZE << order);
     }
 
@@ -419,8 +485,20 @@ public sealed class MachineChecks
             return false;
         }
         if (page._refcount > 1)
-            return true; // only a reference is dropped; the block stays allocated
+        {
+            // Only a reference is dropped. A non-compound block's tail pages are freed now
+            // (__free_pages in mm/page_alloc.c); the first page waits for the last put_page.
+            if ((page.flags & Kernel.PG_head) == 0 && order > 0)
+            {
+                pageBlocks[pfn] = block with { Order = 0, RefDropped = true };
+                Poison(Kernel.PAGE_OFFSET + ((pfn + 1) << Kernel.PAGE_SHIFT), (Kernel.PAGE_SIZE << order) - Kernel.PAGE_SIZE, KASAN_PAGE_FREE, fromExisting: false);
+            }
+            else
+                pageBlocks[pfn] = block with { RefDropped = true };
+            return true;
+        }
         pageBlocks.Remove(pfn);
+        blockHeads.Remove(pfn);
         Poison(Kernel.PAGE_OFFSET + (pfn << Kernel.PAGE_SHIFT), Kernel.PAGE_SIZE << order, KASAN_PAGE_FREE, fromExisting: false);
         return true;
     }
@@ -433,9 +511,20 @@ public sealed class MachineChecks
             var block = FindBlock(pfn);
             if (block is not null && !block.Slab)
             {
-                // First object carved out of this block: the rest of it is slab red zone until handed out.
+                // First object carved out of this block: the rest of it is slab red zone until handed out
+                // (page red zone for a large kmalloc, which has the block to itself).
                 pageBlocks[block.Pfn] = block with { Slab = true };
-                Poison(Kernel.PAGE_OFFSET + (block.Pfn << Kernel.PAGE_SHIFT), Kernel.PAGE_SIZE << block.Order, KASAN_SLAB_REDZONE, fromExisting: false);
+                byte code = size > Kernel.KMALLOC_MAX_CACHE_SIZE ? KASAN_PAGE_REDZONE : KASAN_SLAB_REDZONE;
+                Poison(Kernel.PAGE_OFFSET + (block.Pfn << Kernel.PAGE_SHIFT), Kernel.PAGE_SIZE << block.Order, code, fromExisting: false);
+            }
+            else if (block is not null && family != AllocFamily.Vmalloc)
+            {
+                // kasan_poison_kmalloc_redzone: the bytes between the requested size and the end of the
+                // size class are red zone (never past the next live object).
+                ulong end = ALIGNUp(addr + size, Granule);
+                ulong classEnd = Math.Min(addr + KmallocClass(size), NextLiveStart(addr));
+                if (classEnd > end)
+                    Poison(end, classEnd - end, KASAN_SLAB_REDZONE, fromExisting: false);
             }
         }
         else if (PhysicalMemory.IsVmalloc(addr))
@@ -459,20 +548,36 @@ public sealed class MachineChecks
         return null;
     }
 
+    private static ulong ALIGNUp(ulong x, ulong a) => (x + a - 1) & ~(a - 1);
+
+    /// <summary>Linux's kmalloc size class of a request (kmalloc_size_roundup), used to place red zones.</summary>
+    private static ulong KmallocClass(ulong size)
+    {
+        if (size <= 8) return 8;
+        if (size <= 16) return 16;
+        if (size <= 32) return 32;
+        if (size <= 64) return 64;
+        if (size <= 96) return 96;
+        if (size <= 128) return 128;
+        if (size <= 192) return 192;
+        if (size > Kernel.KMALLOC_MAX_CACHE_SIZE) return ALIGNUp(size, Kernel.PAGE_SIZE);
+        return 1UL << (64 - System.Numerics.BitOperations.LeadingZeroCount(size - 1));
+    }
+
     private void Retire(Allocation a, string fn)
     {
-        live.Remove(a.Start);
+        RemoveLive(a);
         a.FreedBy = $"{machine.CurrentSim.Pid}:{machine.CurrentSim.Comm}";
         a.FreeStack = StackCapture.Capture(3);
         a.FreeFunction = fn;
         Poison(a.Start, Math.Max(a.Size, 1), KASAN_SLAB_FREE, fromExisting: false);
         quarantine[a.Start] = a;
-        quarantineOrder.Enqueue(a.Start);
+        quarantineOrder.Enqueue(a);
         while (quarantineOrder.Count > QuarantineSize)
         {
             var old = quarantineOrder.Dequeue();
-            if (quarantine.TryGetValue(old, out var q) && ReferenceEquals(q.FreeStack, q.FreeStack))
-                quarantine.Remove(old);
+            if (quarantine.TryGetValue(old.Start, out var q) && ReferenceEquals(q, old))
+                quarantine.Remove(old.Start);
         }
     }
 
@@ -520,16 +625,7 @@ public sealed class MachineChecks
         ReportBadAccess(kind, what, addr, len, write, function, owner, bad);
     }
 
-    private Allocation? NearestLive(ulong addr)
-    {
-        Allocation? best = null;
-        foreach (var a in live.Values)
-        {
-            if (a.Start <= addr && (best is null || a.Start > best.Start))
-                best = a;
-        }
-        return best;
-    }
+    private Allocation? NearestLive(ulong addr) => Floor(addr);
 
     private void ReportBadAccess(ReportKind kind, string what, ulong addr, ulong len, bool write, string function, Allocation? owner, ulong? bad = null)
     {

@@ -47,6 +47,9 @@ internal sealed class PhysicalMemory
         ZoneEnd[(int)zone] = end;
     }
 
+    /// <summary>Calls of the Arch memory accessors (mem_map, raw_span, raw_ref): deterministic work for performance tests.</summary>
+    internal long ArchOps;
+
     /// <summary>Page frames in the machine (<c>max_pfn</c>).</summary>
     public ulong TotalPages { get; }
 

@@ -11,8 +11,8 @@ public class LockdepTests
     [Fact]
     public void An_ab_ba_order_seen_at_different_times_is_reported_without_deadlocking()
     {
-        var a = new spinlock_t();
-        var b = new spinlock_t();
+        var a = new spinlock_t { Name = "a" };
+        var b = new spinlock_t { Name = "b" };
         int abLine = 0, baLine = 0;
         var m = Sim.Run(() =>
         {

@@ -37,7 +37,7 @@ public class SleepingLockTests
     [Fact]
     public void Mutex_unlock_by_a_task_that_does_not_own_it_is_reported()
     {
-        var mx = new mutex();
+        var mx = new mutex { Name = "mx" };
         var done = new completion();
         bool stillLocked = false;
         var m = Sim.Run(() =>

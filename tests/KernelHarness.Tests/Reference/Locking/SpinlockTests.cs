@@ -51,20 +51,45 @@ public class SpinlockTests
     {
         var l = new spinlock_t();
         bool first = false, second = true;
-        int pc = 0;
+        int pc = -1;
         var m = Sim.Run(() =>
         {
-            first = spin_trylock(l);
-            var done = new completion();
-            kthread_run(_ => { second = spin_trylock(l); pc = preempt_count(); complete(done); return 0; }, null, "try");
-            wait_for_completion_timeout(done, 0); // cannot sleep here: just let time pass below
-            spin_unlock(l);
-            wait_for_completion(done);
+            var held = new completion();
+            var release = new completion();
+            kthread_run(_ =>
+            {
+                first = spin_trylock(l);
+                complete(held);
+                while (release.done == 0)
+                    cpu_relax();
+                spin_unlock(l);
+                return 0;
+            }, null, "holder");
+            wait_for_completion(held);
+            second = spin_trylock(l);
+            pc = preempt_count();
+            complete(release);
+            msleep(5);
         });
         Assert.True(first);
         Assert.False(second);
         Assert.Equal(0, pc);
         Sim.NoReports(m);
+    }
+
+    [Fact]
+    public void A_lock_declared_as_a_local_is_named_after_its_init_site()
+    {
+        var l = new spinlock_t(); int line = Sim.Here();
+        Assert.Equal($"spinlock_t@{Sim.Site(line)}", l.Name);
+    }
+
+    private readonly mutex config_lock = new();
+
+    [Fact]
+    public void A_lock_held_in_a_field_is_named_after_the_field()
+    {
+        Assert.Equal("config_lock", config_lock.Name);
     }
 
     [Theory]

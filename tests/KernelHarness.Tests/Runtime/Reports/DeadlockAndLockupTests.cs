@@ -11,8 +11,8 @@ public class DeadlockAndLockupTests
     [Fact]
     public void Two_kthreads_taking_mutexes_ab_ba_deadlock_and_every_task_is_reported_with_state_and_stack()
     {
-        var a = new mutex();
-        var b = new mutex();
+        var a = new mutex { Name = "a" };
+        var b = new mutex { Name = "b" };
         var both = new completion();
         var m = new Machine(new MachineConfig { Seed = 11, Lockdep = false });
         var outcome = m.Run(() =>
@@ -94,7 +94,7 @@ public class DeadlockAndLockupTests
     [Fact]
     public void A_spinlock_never_released_is_reported_as_a_lockup()
     {
-        var l = new spinlock_t();
+        var l = new spinlock_t { Name = "l" };
         var m = new Machine(new MachineConfig { SpinLockupThreshold = 2_000, Lockdep = false });
         var outcome = m.Run(() =>
         {

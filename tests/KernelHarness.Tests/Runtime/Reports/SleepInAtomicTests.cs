@@ -11,7 +11,7 @@ public class SleepInAtomicTests
     [Fact]
     public void Msleep_under_spin_lock_names_the_call_site_in_atomic_pid_and_name()
     {
-        var l = new spinlock_t();
+        var l = new spinlock_t { Name = "rx_lock" };
         int line = 0, pid = 0;
         var m = Sim.Run(() =>
         {
@@ -24,7 +24,7 @@ public class SleepInAtomicTests
         Assert.Equal($"BUG: sleeping function called from invalid context at {Sim.Site(line)}", r.Title);
         Assert.Equal(Sim.Site(line), r.Location);
         Assert.Contains($"in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: {pid}, name: insmod", r.Details);
-        Assert.Contains(r.Details, d => d.Contains("spinlock 'l' is held"));
+        Assert.Contains(r.Details, d => d.Contains("spinlock 'rx_lock' is held"));
         Assert.Equal(pid, r.Pid);
         Assert.Equal("insmod", r.Comm);
         Assert.Equal("msleep", r.Function);
@@ -140,11 +140,14 @@ public class SleepInAtomicTests
         var done = new completion();
         var m = Sim.Run(() =>
         {
+            // The sleep kills the timer function, so nothing completes: wait with a timeout.
             timer_setup(timer, _ => { msleep(1); complete(done); }, 0);
             mod_timer(timer, jiffies + 1);
-            wait_for_completion(done);
+            wait_for_completion_timeout(done, HZ);
         });
-        var r = m.Reports.First(x => x.Kind == ReportKind.SleepInAtomic);
+        var r = Sim.Single(m, ReportKind.SleepInAtomic);
+        Assert.Contains(r.Details, d => d.Contains("in_atomic(): 1, irqs_disabled(): 0"));
         Assert.Contains(r.Details, d => d.Contains("softirq context"));
+        Assert.Contains(m.Reports, x => x.Kind == ReportKind.SchedulingWhileAtomic && x.Title.EndsWith("/0x00000100"));
     }
 }

@@ -39,7 +39,7 @@ public class UnbalancedStateTests
     [Fact]
     public void A_kthread_returning_with_a_spinlock_held_reports_the_lock_and_the_count()
     {
-        var l = new spinlock_t();
+        var l = new spinlock_t { Name = "l" };
         var m = RunKthread(_ => { spin_lock(l); return 0; });
         Sim.Single(m, ReportKind.PreemptCountLeak);
         var r = Sim.Single(m, ReportKind.LockHeldAtExit);
@@ -130,5 +130,45 @@ public class UnbalancedStateTests
         var m = RunKthread(_ => { rcu_read_lock(); return 0; });
         var r = Sim.Single(m, ReportKind.LockHeldAtExit);
         Assert.Contains("RCU read-side critical section", r.Title);
+    }
+
+    [RequiresSubsystemFact("Irq")]
+    public void An_interrupt_handler_returning_with_preemption_disabled_is_reported()
+    {
+        int pcInHandler = 0;
+        bool irqsOffInHandler = false;
+        int after = -1;
+        var m = Sim.Run(() =>
+        {
+            var dev = new object();
+            Assert.Equal(0, request_irq(7, (irq, d) => { pcInHandler = preempt_count(); irqsOffInHandler = irqs_disabled(); preempt_disable(); return IRQ_HANDLED; }, 0, "leaky", dev));
+            Machine.Current.RaiseIrq(7);
+            msleep(5);
+            after = preempt_count();
+            free_irq(7, dev);
+        });
+        Assert.Equal(HARDIRQ_OFFSET, pcInHandler);
+        Assert.True(irqsOffInHandler);
+        Assert.Equal(0, after);
+        var r = Sim.Single(m, ReportKind.PreemptCountLeak);
+        Assert.StartsWith("irq 7 handler preempt leak: 00010000 -> 00010001", r.Title);
+        Sim.InLog(m, r);
+    }
+
+    [Fact]
+    public void A_bug_on_in_a_tasklet_kills_the_tasklet_not_the_cpu()
+    {
+        var t = new tasklet_struct();
+        bool after = false;
+        var m = Sim.Run(() =>
+        {
+            tasklet_setup(t, _ => BUG_ON(true));
+            tasklet_schedule(t);
+            msleep(20);
+            after = true;
+        });
+        Assert.True(after);
+        Assert.Equal(RunOutcome.Completed, m.Outcome);
+        Assert.StartsWith("kernel BUG at", Sim.Single(m, ReportKind.Oops).Title);
     }
 }

@@ -1,0 +1,862 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.ContextEngine;
+
+/// <summary>
+/// The context engine: a path-sensitive walk of one method's control-flow graph. Each path carries a
+/// <see cref="State"/> (what is held, in order; the values of conditions already tested; pending
+/// trylocks), so branches on the same condition or on a trylock's result stay correlated; finally
+/// regions run on the paths that leave their try; loops end because states per block are finite.
+/// Calls apply the kernel's attributes, or the callee's own summary for a method of the compilation.
+/// </summary>
+internal sealed class PathEngine
+{
+    private const int MaxStatesPerBlock = 24;
+    private const int MaxHeld = 12;
+
+    private readonly CompilationModel model;
+    private readonly KernelSymbols k;
+    private readonly IMethodSymbol method;
+    private readonly ImmutableHashSet<IMethodSymbol> stack;
+    private readonly ContextOrigin? ownAtomic;
+    private readonly Ctx ownKinds;
+    private readonly bool registered;
+    private readonly Dictionary<string, Finding> findings = new();
+    private readonly HashSet<int> atomicCallSites = new();
+    private readonly Dictionary<int, AtomicGfpSite> gfpSites = new();
+    private readonly List<Exit> exits = new();
+    private readonly List<(string Key, LockKind Kind, string? FlagsKey, string Api, Location Loc, string Rule, string Message)> unmatched = new();
+    private readonly HashSet<string> acquiredKeys = new();
+    private bool hitRecursion;
+
+    private sealed record Exit(State State, Cat Category, Location Location, string Text);
+
+    private enum Cat { Unknown, True, False, Zero, Positive, Negative, Null, NonNull, Truthy, Falsy }
+
+    private PathEngine(CompilationModel model, IMethodSymbol method, ImmutableHashSet<IMethodSymbol> stack)
+    {
+        this.model = model;
+        k = model.Symbols;
+        this.method = method;
+        this.stack = stack;
+        var own = model.OwnContexts(method);
+        ownAtomic = own.FirstOrDefault(o => o.Context != Ctx.Process);
+        foreach (var o in own)
+            ownKinds |= o.Context;
+        registered = own.Any(o => o.IsRegistration);
+    }
+
+    public static MethodAnalysis Run(CompilationModel model, IMethodSymbol method, ImmutableHashSet<IMethodSymbol> stack)
+    {
+        var body = model.Index.BodyOf(method);
+        if (body is null)
+            return MethodAnalysis.Trivial(method);
+        var engine = new PathEngine(model, method, stack);
+        if (!engine.HasCandidates(body))
+            return MethodAnalysis.Trivial(method);
+        var cfg = model.CfgOf(method);
+        if (cfg is null)
+            return MethodAnalysis.Trivial(method);
+        return engine.Explore(cfg);
+    }
+
+    private bool HasCandidates(IOperation body)
+    {
+        if (ownAtomic is not null)
+            return true;
+        var info = k.Info(method);
+        if (info.HasLockAnnotations)
+            return true;
+        foreach (var op in Descend(body))
+        {
+            if (op is IInvocationOperation inv)
+            {
+                var ti = k.Info(inv.TargetMethod);
+                if (ti.HasEffects || ti.HasLockAnnotations || model.Index.BodyOf(inv.TargetMethod.OriginalDefinition) is not null)
+                    return true;
+            }
+        }
+        return false;
+    }
+
+    private static IEnumerable<IOperation> Descend(IOperation root)
+    {
+        var st = new Stack<IOperation>();
+        st.Push(root);
+        while (st.Count > 0)
+        {
+            var op = st.Pop();
+            yield return op;
+            foreach (var c in op.ChildOperations)
+                if (c is not (IAnonymousFunctionOperation or ILocalFunctionOperation))
+                    st.Push(c);
+        }
+    }
+
+    // ---------------------------------------------------------------- exploration
+
+    private MethodAnalysis Explore(ControlFlowGraph cfg)
+    {
+        var entry = EntryState();
+        var seen = new Dictionary<int, HashSet<string>>();
+        var work = new Queue<(BasicBlock Block, State State)>();
+        void Enqueue(BasicBlock b, State s)
+        {
+            if (!seen.TryGetValue(b.Ordinal, out var set))
+                seen[b.Ordinal] = set = new HashSet<string>();
+            if (set.Count >= MaxStatesPerBlock || !set.Add(s.Signature))
+                return;
+            work.Enqueue((b, s));
+        }
+        Enqueue(cfg.Blocks[0], entry);
+        int budget = 20000;
+        while (work.Count > 0 && budget-- > 0)
+        {
+            model.CancellationToken.ThrowIfCancellationRequested();
+            var (block, state) = work.Dequeue();
+            ProcessBlock(cfg, block, state, Enqueue, null);
+        }
+        Conclude();
+        return new MethodAnalysis(method, findings.Values.ToImmutableArray(), BuildSummary(), atomicCallSites.ToImmutableHashSet(), gfpSites.Values.ToImmutableArray(), hitRecursion);
+    }
+
+    private State EntryState()
+    {
+        var s = State.Empty;
+        var info = k.Info(method);
+        var loc = method.Locations.FirstOrDefault() ?? Location.None;
+        foreach (var path in info.MustHold)
+        {
+            var (key, display) = LockRef.ResolvePath(path, method, null);
+            if (key is not null)
+                s = s.Push(new Held(key, display, KindOfPath(path, LockKind.Spin), loc, method.Name, null, null, null, true));
+        }
+        foreach (var r in info.Releases)
+        {
+            if (r.IsContext)
+                s = s.Push(new Held(Kinds.ContextKey(r.Kind, r.FlagsParameter is null ? null : "p:" + r.FlagsParameter), method.Name, r.Kind, loc, method.Name, null, null, null, true));
+            else
+            {
+                var (key, display) = LockRef.ResolvePath(r.Path, method, null);
+                if (key is not null)
+                    s = s.Push(new Held(key, display, r.Kind == LockKind.Unknown ? KindOfPath(r.Path, LockKind.Unknown) : r.Kind, loc, method.Name, null, null, null, true));
+            }
+        }
+        return s;
+    }
+
+    /// <summary>The kind of a lock named by an attribute path, from the type of the member it names.</summary>
+    private LockKind KindOfPath(string path, LockKind fallback)
+    {
+        var segs = path.Split('.');
+        ITypeSymbol? type = null;
+        int i = 0;
+        var param = method.Parameters.FirstOrDefault(p => p.Name == segs[0]);
+        if (param is not null) { type = param.Type; i = 1; }
+        else { type = method.ContainingType; if (segs[0] == LockRef.This) i = 1; }
+        for (; i < segs.Length && type is not null; i++)
+        {
+            var member = type.GetMembers(segs[i]).FirstOrDefault();
+            type = member switch { IFieldSymbol f => f.Type, IPropertySymbol p => p.Type, _ => null };
+        }
+        return type?.Name switch
+        {
+            "spinlock_t" => LockKind.Spin,
+            "rwlock_t" => LockKind.WriteLock,
+            "mutex" => LockKind.Mutex,
+            "semaphore" => LockKind.Semaphore,
+            _ => fallback,
+        };
+    }
+
+    private void ProcessBlock(ControlFlowGraph cfg, BasicBlock block, State state, System.Action<BasicBlock, State> enqueue, List<State>? finallyEnds)
+    {
+        var s = state;
+        foreach (var op in block.Operations)
+            s = Exec(op, s, null);
+        var branch = block.BranchValue;
+        if (branch is not null && block.ConditionalSuccessor is not null)
+        {
+            var core = CondCore(branch);
+            s = Exec(branch, s, core);
+            var whenTrue = Cond(branch, s, true);
+            var whenFalse = Cond(branch, s, false);
+            bool condOnTrue = block.ConditionKind == ControlFlowConditionKind.WhenTrue;
+            Follow(cfg, block, block.ConditionalSuccessor, condOnTrue ? whenTrue : whenFalse, null, enqueue, finallyEnds);
+            Follow(cfg, block, block.FallThroughSuccessor, condOnTrue ? whenFalse : whenTrue, null, enqueue, finallyEnds);
+            return;
+        }
+        IOperation? returned = null;
+        if (branch is not null)
+        {
+            var core = CondCore(branch);
+            s = Exec(branch, s, core);
+            if (block.FallThroughSuccessor?.Semantics == ControlFlowBranchSemantics.Return)
+                returned = branch;
+        }
+        if (block.FallThroughSuccessor is null || block.FallThroughSuccessor.Semantics == ControlFlowBranchSemantics.StructuredExceptionHandling)
+        {
+            finallyEnds?.Add(s);
+            return;
+        }
+        Follow(cfg, block, block.FallThroughSuccessor, s, returned, enqueue, finallyEnds);
+    }
+
+    private void Follow(ControlFlowGraph cfg, BasicBlock from, ControlFlowBranch? branch, State? s, IOperation? returned, System.Action<BasicBlock, State> enqueue, List<State>? finallyEnds)
+    {
+        if (branch is null || s is null)
+            return;
+        var states = new List<State> { s };
+        foreach (var region in branch.FinallyRegions)
+            states = RunFinally(cfg, region, states);
+        if (branch.Destination is null)
+            return; // throw, rethrow, program termination: not an exit the rules check
+        foreach (var st in states)
+        {
+            if (branch.Destination.Kind == BasicBlockKind.Exit)
+                RecordExit(st, returned, from);
+            else
+                enqueue(branch.Destination, st);
+        }
+    }
+
+    private List<State> RunFinally(ControlFlowGraph cfg, ControlFlowRegion region, List<State> states)
+    {
+        var ends = new List<State>();
+        var seen = new HashSet<string>();
+        var work = new Queue<(BasicBlock, State)>();
+        void Enqueue(BasicBlock b, State st)
+        {
+            if (b.Ordinal < region.FirstBlockOrdinal || b.Ordinal > region.LastBlockOrdinal)
+                return;
+            if (seen.Count < 200 && seen.Add(b.Ordinal + ":" + st.Signature))
+                work.Enqueue((b, st));
+        }
+        foreach (var st in states)
+            Enqueue(cfg.Blocks[region.FirstBlockOrdinal], st);
+        while (work.Count > 0)
+        {
+            var (b, st) = work.Dequeue();
+            ProcessBlock(cfg, b, st, Enqueue, ends);
+        }
+        return ends;
+    }
+
+    // ---------------------------------------------------------------- operations
+
+    private State Exec(IOperation op, State s, IOperation? skip)
+    {
+        switch (op)
+        {
+            case IFlowAnonymousFunctionOperation or IAnonymousFunctionOperation or ILocalFunctionOperation:
+                return s;
+            case ISimpleAssignmentOperation a:
+            {
+                var core = CondCall(a.Value);
+                s = Exec(a.Value, s, core ?? skip);
+                var key = LockRef.KeyOf(a.Target);
+                if (key is not null)
+                {
+                    s = s.Forget(key);
+                    if (core is not null)
+                        foreach (var p in CondAcquires(core))
+                            s = s.WithPending(key, p);
+                }
+                return s;
+            }
+            case ICompoundAssignmentOperation or IIncrementOrDecrementOperation:
+            {
+                foreach (var c in op.ChildOperations)
+                    s = Exec(c, s, skip);
+                var target = op is ICompoundAssignmentOperation ca ? ca.Target : ((IIncrementOrDecrementOperation)op).Target;
+                var key = LockRef.KeyOf(target);
+                return key is null ? s : s.Forget(key);
+            }
+            case IInvocationOperation inv:
+                foreach (var c in inv.ChildOperations)
+                    s = Exec(c, s, skip);
+                return Call(inv, s, ReferenceEquals(inv, skip));
+            default:
+                foreach (var c in op.ChildOperations)
+                    s = Exec(c, s, skip);
+                return s;
+        }
+    }
+
+    /// <summary>The invocation whose acquisition depends on how its result is tested, if the expression is one.</summary>
+    private IInvocationOperation? CondCall(IOperation op)
+        => Eval.Unwrap(op) is IInvocationOperation inv && CondAcquires(inv).Any() ? inv : null;
+
+    private IOperation? CondCore(IOperation op)
+    {
+        op = Eval.Unwrap(op);
+        switch (op)
+        {
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } u:
+                return CondCore(u.Operand);
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } b:
+                if (ConstLike(b.RightOperand) is not null) return CondCore(b.LeftOperand);
+                if (ConstLike(b.LeftOperand) is not null) return CondCore(b.RightOperand);
+                return null;
+            default:
+                return CondCall(op);
+        }
+    }
+
+    /// <summary>The truth of a constant a condition compares with: 0, null, NULL and false are false.</summary>
+    private bool? ConstLike(IOperation op)
+    {
+        op = Eval.Unwrap(op);
+        if (op.ConstantValue.HasValue)
+        {
+            return op.ConstantValue.Value switch
+            {
+                null => false,
+                bool b => b,
+                _ when Eval.ToULong(op.ConstantValue.Value) is ulong u => u != 0,
+                _ => null,
+            };
+        }
+        if (op is IFieldReferenceOperation f && k.RoleOf(f.Field) == Role.NullPointer)
+            return false;
+        if (op is IPropertyReferenceOperation p && k.RoleOf(p.Property) == Role.NullPointer)
+            return false;
+        return null;
+    }
+
+    /// <summary>Conditional acquisitions of a call, from the kernel's attributes or the callee's summary.</summary>
+    private IEnumerable<Pending> CondAcquires(IInvocationOperation inv)
+    {
+        var info = k.Info(inv.TargetMethod);
+        if (info.HasLockAnnotations)
+        {
+            foreach (var a in info.Acquires)
+                if (a.When != When.Always && MakeHeld(inv, a) is Held h)
+                    yield return new Pending(h, a.When);
+            yield break;
+        }
+        var target = inv.TargetMethod.OriginalDefinition;
+        if (model.Index.BodyOf(target) is null)
+            yield break;
+        var summary = model.SummaryFor(target, stack, out var rec);
+        if (rec)
+            hitRecursion = true;
+        if (summary is null)
+            yield break;
+        foreach (var e in summary.Acquires)
+            if (e.When != When.Always && Rebased(inv, e) is Held h)
+                yield return new Pending(h, e.When);
+    }
+
+    /// <summary>The state on the path where <paramref name="op"/> has truth <paramref name="truth"/>; null when that path is impossible.</summary>
+    private State? Cond(IOperation op, State s, bool truth)
+    {
+        var constant = Eval.Const(op, method, default);
+        if (constant is bool cb)
+            return cb == truth ? s : null;
+        op = Eval.Unwrap(op);
+        switch (op)
+        {
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } u:
+                return Cond(u.Operand, s, !truth);
+            case IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } b:
+            {
+                var rc = ConstLike(b.RightOperand);
+                var lc = ConstLike(b.LeftOperand);
+                var other = rc is not null ? b.LeftOperand : lc is not null ? b.RightOperand : null;
+                var c = rc ?? lc;
+                if (other is null || c is null)
+                    return s;
+                bool equals = b.OperatorKind == BinaryOperatorKind.Equals;
+                bool otherTruth = equals == truth ? c.Value : !c.Value;
+                return Cond(other, s, otherTruth);
+            }
+            case IInvocationOperation inv:
+            {
+                foreach (var p in CondAcquires(inv))
+                {
+                    bool acquired = p.When == When.ReturnsZero ? !truth : truth;
+                    if (acquired)
+                        s = Acquire(s, p.Lock, inv.Syntax.GetLocation());
+                }
+                return s;
+            }
+            default:
+            {
+                var key = LockRef.KeyOf(op);
+                if (key is null)
+                    return s;
+                if (s.Facts.TryGetValue(key, out var known))
+                    return known == truth ? s : null;
+                var next = s.WithFact(key, truth);
+                if (s.PendingByKey.TryGetValue(key, out var pending))
+                {
+                    bool acquired = pending.When == When.ReturnsZero ? !truth : truth;
+                    if (acquired)
+                        next = Acquire(next, pending.Lock, pending.Lock.Site);
+                }
+                return next;
+            }
+        }
+    }
+
+    private State Call(IInvocationOperation inv, State s, bool isCondCore)
+    {
+        var target = inv.TargetMethod;
+        var info = k.Info(target);
+        var held = s.FirstAtomic;
+        if (held is not null)
+            atomicCallSites.Add(inv.Syntax.SpanStart);
+        if (held is not null || ownAtomic is not null)
+            CheckSleep(inv, info, held);
+        RecordAtomicGfp(inv, info, held is not null || ownAtomic is not null);
+
+        foreach (var arg in inv.Arguments)
+            if (arg.Parameter?.RefKind is RefKind.Out or RefKind.Ref && LockRef.KeyOf(arg.Value) is string outKey)
+                s = s.Forget(outKey);
+
+        if (info.HasLockAnnotations)
+        {
+            foreach (var r in info.Releases)
+                s = Release(s, inv, ReleaseKey(inv, r), r.Kind, FlagsKeyOf(inv, r.FlagsParameter), k.DisplayName(target));
+            foreach (var a in info.Acquires)
+                if (a.When == When.Always && MakeHeld(inv, a) is Held h)
+                    s = Acquire(s, h, inv.Syntax.GetLocation());
+            return s;
+        }
+        var original = target.OriginalDefinition;
+        if (model.Index.BodyOf(original) is null)
+            return s;
+        var summary = model.SummaryFor(original, stack, out var rec);
+        if (rec)
+            hitRecursion = true;
+        if (summary is null || summary.IsEmpty)
+            return s;
+        foreach (var r in summary.Releases)
+        {
+            var flags = r.FlagsKey is null ? null : LockRef.Rebase(r.FlagsKey, inv);
+            var key = Kinds.IsContext(r.Kind) ? Kinds.ContextKey(r.Kind, flags) : LockRef.Rebase(r.Key, inv);
+            if (key is not null)
+                s = Release(s, inv, key, r.Kind, flags, k.DisplayName(target));
+        }
+        foreach (var a in summary.Acquires)
+            if (a.When == When.Always && Rebased(inv, a) is Held h)
+                s = Acquire(s, h, inv.Syntax.GetLocation());
+        return s;
+    }
+
+    private string? FlagsKeyOf(IInvocationOperation inv, string? flagsParameter)
+    {
+        if (flagsParameter is null)
+            return null;
+        var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == flagsParameter);
+        return arg is null ? null : LockRef.KeyOf(arg.Value) ?? "?" + arg.Value.Syntax;
+    }
+
+    private string? FlagsTextOf(IInvocationOperation inv, string? flagsParameter)
+    {
+        if (flagsParameter is null)
+            return null;
+        var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == flagsParameter);
+        return arg is null ? null : LockRef.Display(arg.Value);
+    }
+
+    private string ReleaseKey(IInvocationOperation inv, LockSpec r)
+    {
+        if (r.IsContext)
+            return Kinds.ContextKey(r.Kind, FlagsKeyOf(inv, r.FlagsParameter));
+        var (key, display) = LockRef.ResolvePath(r.Path, inv.TargetMethod, inv);
+        return key ?? "?" + display;
+    }
+
+    private Held? MakeHeld(IInvocationOperation inv, LockSpec a)
+    {
+        var api = k.DisplayName(inv.TargetMethod);
+        var loc = inv.Syntax.GetLocation();
+        var flagsKey = FlagsKeyOf(inv, a.FlagsParameter);
+        var flagsText = FlagsTextOf(inv, a.FlagsParameter);
+        if (a.IsContext)
+            return new Held(Kinds.ContextKey(a.Kind, flagsKey), api, a.Kind, loc, api, flagsKey, flagsText, inv.TargetMethod, false);
+        var (key, display) = LockRef.ResolvePath(a.Path, inv.TargetMethod, inv);
+        var kind = a.Kind == LockKind.Unknown ? KindOfPath(a.Path, LockKind.Unknown) : a.Kind;
+        return new Held(key ?? "?" + display, display, kind, loc, api, flagsKey, flagsText, inv.TargetMethod, false);
+    }
+
+    private Held? Rebased(IInvocationOperation inv, LockEffect e)
+    {
+        var flags = e.FlagsKey is null ? null : LockRef.Rebase(e.FlagsKey, inv);
+        var api = k.DisplayName(inv.TargetMethod);
+        if (Kinds.IsContext(e.Kind))
+            return new Held(Kinds.ContextKey(e.Kind, flags), api, e.Kind, inv.Syntax.GetLocation(), api, flags, e.FlagsText, e.Acquirer, false);
+        var key = LockRef.Rebase(e.Key, inv);
+        if (key is null)
+            return null;
+        return new Held(key, Pretty(key), e.Kind, inv.Syntax.GetLocation(), api, flags, e.FlagsText, e.Acquirer, false);
+    }
+
+    private static string Pretty(string key)
+    {
+        if (key.StartsWith("this.", System.StringComparison.Ordinal)) return key.Substring(5);
+        if (key.StartsWith("p:", System.StringComparison.Ordinal) || key.StartsWith("l:", System.StringComparison.Ordinal)) return key.Substring(2);
+        if (key.StartsWith("s:", System.StringComparison.Ordinal)) return key.Substring(key.IndexOf('.') + 1);
+        return key;
+    }
+
+    // ---------------------------------------------------------------- locks
+
+    private State Acquire(State s, Held h, Location at)
+    {
+        acquiredKeys.Add(h.Key);
+        if (!Kinds.IsContext(h.Kind) && !Kinds.IsRead(h.Kind))
+        {
+            var existing = s.Held.FirstOrDefault(x => x.Key == h.Key && !Kinds.IsContext(x.Kind));
+            if (existing is not null)
+            {
+                Add(Finding.Create(DiagnosticIds.LockNotReleased, at, ImmutableArray.Create(existing.Site),
+                    $"{h.Api}() acquires {Kinds.Noun(h.Kind)} '{h.Display}' again while it is already held (taken at {Kinds.Where(existing.Site)}): this deadlocks"));
+                return s;
+            }
+        }
+        if (s.Held.Count >= MaxHeld)
+            return s;
+        return s.Push(h);
+    }
+
+    private State Release(State s, IInvocationOperation inv, string key, LockKind kind, string? flagsKey, string api)
+    {
+        var at = inv.Syntax.GetLocation();
+        var list = s.Held;
+        int Last(System.Func<Held, bool> p)
+        {
+            for (int i = list.Count - 1; i >= 0; i--)
+                if (p(list[i]))
+                    return i;
+            return -1;
+        }
+        switch (kind)
+        {
+            case LockKind.Preempt or LockKind.Rcu or LockKind.BottomHalf or LockKind.KmapAtomic:
+            {
+                int i = Last(h => h.Kind == kind);
+                if (i < 0)
+                {
+                    Unmatched(key, kind, flagsKey, api, at, kind == LockKind.Preempt ? DiagnosticIds.PreemptionNotBalanced : DiagnosticIds.LockNotReleased,
+                        kind == LockKind.Preempt
+                            ? $"{api}() has nothing to undo on this path: preemption was not disabled here"
+                            : $"{api}() has nothing to undo on this path: the matching {(kind == LockKind.Rcu ? "rcu_read_lock()" : kind == LockKind.KmapAtomic ? "kmap_atomic()" : "local_bh_disable()")} did not happen");
+                    return s;
+                }
+                return s.WithHeld(list.RemoveAt(i));
+            }
+            case LockKind.IrqDisable:
+            {
+                int i = Last(h => h.Kind == LockKind.IrqDisable);
+                if (i >= 0)
+                    return s.WithHeld(list.RemoveAt(i));
+                int j = Last(h => h.Kind == LockKind.IrqSave);
+                if (j >= 0)
+                {
+                    Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, at, ImmutableArray.Create(list[j].Site),
+                        $"{api}() inside the {list[j].Api}() region opened at {Kinds.Where(list[j].Site)}: interrupts are enabled before the saved state is restored"));
+                    return s;
+                }
+                Unmatched(key, kind, flagsKey, api, at, DiagnosticIds.IrqSaveNotBalanced, $"{api}() enables interrupts that were not disabled on this path");
+                return s;
+            }
+            case LockKind.IrqSave:
+            {
+                int i = Last(h => h.Kind == LockKind.IrqSave && h.FlagsKey == flagsKey);
+                if (i >= 0)
+                {
+                    int later = -1;
+                    for (int j = i + 1; j < list.Count; j++)
+                        if (list[j].Kind == LockKind.IrqSave) later = j;
+                    if (later >= 0)
+                        Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, at, ImmutableArray.Create(list[i].Site, list[later].Site),
+                            $"{api}({list[i].FlagsText}) while the later {list[later].Api}({list[later].FlagsText}) at {Kinds.Where(list[later].Site)} is still in effect: saves and restores are crossed"));
+                    return s.WithHeld(list.RemoveAt(i));
+                }
+                int any = Last(h => h.Kind == LockKind.IrqSave);
+                if (any >= 0)
+                {
+                    var arg = inv.Arguments.Length > 0 ? LockRef.Display(inv.Arguments[inv.Arguments.Length - 1].Value) : "?";
+                    Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, at, ImmutableArray.Create(list[any].Site),
+                        $"{api}({arg}) restores flags that do not come from the matching {list[any].Api}() (at {Kinds.Where(list[any].Site)}, saved in '{list[any].FlagsText}')"));
+                    return s.WithHeld(list.RemoveAt(any));
+                }
+                Unmatched(key, kind, flagsKey, api, at, DiagnosticIds.IrqSaveNotBalanced, $"{api}() restores interrupt state that was not saved on this path");
+                return s;
+            }
+            default:
+            {
+                int i = Last(h => h.Key == key && !Kinds.IsContext(h.Kind));
+                if (i < 0)
+                {
+                    var display = inv.Arguments.Length > 0 ? LockRef.Display(inv.Arguments[0].Value) : Pretty(key);
+                    Unmatched(key, kind, flagsKey, api, at, DiagnosticIds.LockNotReleased, $"{api}() releases '{display}', which is not held on this path");
+                    return s;
+                }
+                var h = list[i];
+                if (kind != LockKind.Unknown && h.Kind != LockKind.Unknown && kind != h.Kind)
+                    ReportMismatch(inv, h, api);
+                return s.WithHeld(list.RemoveAt(i));
+            }
+        }
+    }
+
+    private void ReportMismatch(IInvocationOperation inv, Held h, string api)
+    {
+        var pair = h.Acquirer is null ? null : k.Info(h.Acquirer).PairsWith.FirstOrDefault();
+        var pairMethod = pair is null ? null : k.KernelMethod(pair);
+        string? replacement = null;
+        if (pairMethod is not null && inv.Arguments.Length > 0)
+        {
+            var lockText = inv.Arguments.First(a => a.Parameter?.Ordinal == 0).Value.Syntax.ToString();
+            replacement = pairMethod.Parameters.Length >= 2 && h.FlagsText is not null
+                ? $"{pair}({lockText}, {h.FlagsText})"
+                : $"{pair}({lockText})";
+        }
+        var f = Finding.Create(DiagnosticIds.MismatchedLockVariant, inv.Syntax.GetLocation(), ImmutableArray.Create(h.Site),
+            h.Display, h.Api + "()", Kinds.Where(h.Site), (pair ?? "its matching release") + "()", api + "()");
+        if (replacement is not null)
+            f = f with { Properties = f.Properties.Add("Replacement", replacement).Add("Release", pair) };
+        Add(f);
+    }
+
+    private void Unmatched(string key, LockKind kind, string? flagsKey, string api, Location at, string rule, string message)
+        => unmatched.Add((key, kind, flagsKey, api, at, rule, message));
+
+    // ---------------------------------------------------------------- sleeping
+
+    private void CheckSleep(IInvocationOperation inv, ApiInfo info, Held? held)
+    {
+        if (info.Role == Role.BusyWait)
+            return;
+        var (cause, causeLoc) = held is not null ? (Kinds.Describe(held), held.Site) : (ownAtomic!.Description, ownAtomic.Location);
+        var target = inv.TargetMethod;
+        var name = k.DisplayName(target);
+        var loc = inv.Syntax.GetLocation();
+        if (info.MightSleep)
+        {
+            if ((info.SleepExceptIn & ownKinds) != 0)
+                return;
+            Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, loc, ImmutableArray.Create(causeLoc), name + "()", cause, ""));
+            return;
+        }
+        if (info.SleepIfGfp is not null)
+        {
+            var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == info.SleepIfGfp);
+            if (arg is not null && Eval.Gfp(arg.Value, method, default) is ulong g && k.AllowsBlocking(g))
+                AddGfp(arg.Value, name + "()", cause, causeLoc, "", ImmutableArray<Location>.Empty);
+            return;
+        }
+        var original = target.OriginalDefinition;
+        if (model.Index.BodyOf(original) is null)
+            return;
+        var sleep = model.MaySleep(original, Eval.Arguments(inv, method, default), stack);
+        if (sleep is null)
+            return;
+        var chainText = " — called via " + name + "() -> " + sleep.ChainText;
+        var links = sleep.Chain.Select(c => c.Site).ToImmutableArray();
+        if (!sleep.IsGfpDependent)
+        {
+            if ((sleep.ExceptIn & ownKinds) != 0)
+                return;
+            Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, loc, ImmutableArray.Create(causeLoc).AddRange(links), sleep.Api + "()", cause, chainText));
+            return;
+        }
+        var gfpArg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == sleep.GfpParameter);
+        if (gfpArg is not null && Eval.Gfp(gfpArg.Value, method, default) is ulong gv && k.AllowsBlocking(gv))
+            AddGfp(gfpArg.Value, (sleep.Allocator ?? sleep.Api) + "()", cause, causeLoc, chainText, links);
+    }
+
+    private void AddGfp(IOperation gfp, string allocator, string cause, Location causeLoc, string chain, ImmutableArray<Location> links)
+        => Add(Finding.Create(DiagnosticIds.BlockingGfpInAtomicContext, gfp.Syntax.GetLocation(), ImmutableArray.Create(causeLoc).AddRange(links),
+            allocator, gfp.Syntax.ToString(), cause, chain));
+
+    private void RecordAtomicGfp(IInvocationOperation inv, ApiInfo info, bool atomic)
+    {
+        if (info.SleepIfGfp is null)
+            return;
+        var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == info.SleepIfGfp);
+        if (arg is null || Eval.Gfp(arg.Value, method, default) is not ulong g)
+            return;
+        if (k.AllowsBlocking(g) || (g & k.Bit("__GFP_HIGH")) == 0)
+            return;
+        var span = arg.Value.Syntax.SpanStart;
+        gfpSites.TryGetValue(span, out var previous);
+        gfpSites[span] = new AtomicGfpSite(arg.Value.Syntax.GetLocation(), k.DisplayName(inv.TargetMethod), arg.Value.Syntax.ToString(), atomic || (previous?.AtomicOnSomePath ?? false));
+    }
+
+    private void Add(Finding f)
+    {
+        var key = f.Id + "@" + f.Location.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + (f.Id is DiagnosticIds.SleepInAtomicContext or DiagnosticIds.BlockingGfpInAtomicContext ? "" : f.Args.FirstOrDefault());
+        if (!findings.ContainsKey(key))
+            findings[key] = f;
+    }
+
+    // ---------------------------------------------------------------- exits and summary
+
+    private void RecordExit(State s, IOperation? returned, BasicBlock from)
+    {
+        var (loc, text) = ExitPlace(returned, from);
+        if (returned is null)
+        {
+            exits.Add(new Exit(s, Cat.Unknown, loc, text));
+            return;
+        }
+        var cat = Category(returned);
+        if (cat == Cat.Unknown && (CondCore(returned) is not null || (LockRef.KeyOf(Eval.Unwrap(returned)) is string rk && s.PendingByKey.ContainsKey(rk))))
+        {
+            if (Cond(returned, s, true) is State t)
+                exits.Add(new Exit(t, Cat.Truthy, loc, text));
+            if (Cond(returned, s, false) is State f)
+                exits.Add(new Exit(f, Cat.Falsy, loc, text));
+            return;
+        }
+        exits.Add(new Exit(s, cat, loc, text));
+    }
+
+    private (Location, string) ExitPlace(IOperation? returned, BasicBlock from)
+    {
+        SyntaxNode? node = returned?.Syntax ?? from.Operations.LastOrDefault()?.Syntax;
+        var ret = node?.AncestorsAndSelf().OfType<ReturnStatementSyntax>().FirstOrDefault();
+        if (ret is not null)
+        {
+            var line = Kinds.Line(ret.GetLocation());
+            var body = ret.Ancestors().FirstOrDefault(a => a is BaseMethodDeclarationSyntax or AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax or AccessorDeclarationSyntax);
+            bool last = body is not null && body.DescendantNodes().OfType<ReturnStatementSyntax>().LastOrDefault() == ret && IsLastStatement(ret);
+            return (ret.GetLocation(), (last ? "the return at line " : "the early return at line ") + line.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        var decl = method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax();
+        var end = decl switch
+        {
+            BaseMethodDeclarationSyntax m when m.Body is not null => m.Body.CloseBraceToken.GetLocation(),
+            LocalFunctionStatementSyntax lf when lf.Body is not null => lf.Body.CloseBraceToken.GetLocation(),
+            AccessorDeclarationSyntax a when a.Body is not null => a.Body.CloseBraceToken.GetLocation(),
+            _ => decl?.GetLocation() ?? Location.None,
+        };
+        return (end, "the end of " + (method.MethodKind == MethodKind.AnonymousFunction ? "the lambda" : method.Name + "()"));
+    }
+
+    private static bool IsLastStatement(StatementSyntax s) => s.Parent is BlockSyntax b && b.Statements.LastOrDefault() == s && b.Parent is BaseMethodDeclarationSyntax or LocalFunctionStatementSyntax or AccessorDeclarationSyntax;
+
+    private Cat Category(IOperation returned)
+    {
+        var op = Eval.Unwrap(returned);
+        if (op.ConstantValue.HasValue)
+        {
+            var v = op.ConstantValue.Value;
+            return v switch
+            {
+                null => Cat.Null,
+                bool b => b ? Cat.True : Cat.False,
+                int i => i == 0 ? Cat.Zero : i > 0 ? Cat.Positive : Cat.Negative,
+                long l => l == 0 ? Cat.Zero : l > 0 ? Cat.Positive : Cat.Negative,
+                _ => Cat.Unknown,
+            };
+        }
+        if (ConstLike(op) == false)
+            return Cat.Null;
+        if (op is IObjectCreationOperation)
+            return Cat.NonNull;
+        return Cat.Unknown;
+    }
+
+    private void Conclude()
+    {
+        var info = k.Info(method);
+        var declared = new HashSet<string>(info.Acquires.Where(a => !a.IsContext).Select(a => LockRef.ResolvePath(a.Path, method, null).Key ?? ""));
+        foreach (var a in info.Acquires.Where(a => a.IsContext))
+            declared.Add(Kinds.ContextKey(a.Kind, a.FlagsParameter is null ? null : "p:" + a.FlagsParameter));
+
+        var keys = exits.SelectMany(e => e.State.Held).Where(h => !h.FromEntry).Select(h => h.Key).Distinct().ToList();
+        foreach (var key in keys)
+        {
+            if (declared.Contains(key))
+                continue;
+            var heldExits = exits.Where(e => e.State.Held.Any(h => h.Key == key && !h.FromEntry)).ToList();
+            var freeExits = exits.Where(e => !e.State.Held.Any(h => h.Key == key && !h.FromEntry)).ToList();
+            var h0 = heldExits[0].State.Held.First(h => h.Key == key && !h.FromEntry);
+            bool visible = Kinds.IsContext(h0.Kind)
+                ? h0.Kind == LockKind.IrqSave && h0.FlagsKey is not null && LockRef.IsVisibleToCallers(h0.FlagsKey)
+                : LockRef.IsVisibleToCallers(key);
+            if (!registered && visible)
+            {
+                if (freeExits.Count == 0)
+                {
+                    helperAcquires.Add(Effect(h0, When.Always));
+                    continue;
+                }
+                var when = Classify(heldExits.Select(e => e.Category), freeExits.Select(e => e.Category));
+                if (when is When w && !Kinds.IsContext(h0.Kind))
+                {
+                    helperAcquires.Add(Effect(h0, w));
+                    continue;
+                }
+            }
+            // Not released on some path: report at each acquisition site still held, naming the first exit.
+            foreach (var group in heldExits.Select(e => (Exit: e, Held: e.State.Held.First(h => h.Key == key && !h.FromEntry))).GroupBy(x => x.Held.Site.SourceSpan.Start))
+            {
+                var first = group.First();
+                var h = first.Held;
+                var pair = h.Acquirer is null ? null : k.Info(h.Acquirer).PairsWith.FirstOrDefault();
+                var what = Kinds.IsContext(h.Kind) ? "" : $" ({Kinds.Noun(h.Kind)} '{h.Display}')";
+                var undo = pair is null ? "released" : $"undone by {pair}()";
+                Add(Finding.Create(Kinds.BalanceRule(h.Kind), h.Site, ImmutableArray.Create(first.Exit.Location),
+                    $"{h.Api}(){what} at line {Kinds.Line(h.Site)} is not {undo} on the path through {first.Exit.Text}"));
+            }
+        }
+
+        foreach (var u in unmatched)
+        {
+            bool owns = registered || acquiredKeys.Contains(u.Key) || (Kinds.IsContext(u.Kind) && acquiredKeys.Any(a => a.StartsWith(Kinds.ContextKey(u.Kind, null).TrimEnd('>'), System.StringComparison.Ordinal)));
+            if (owns)
+                Add(Finding.Create(u.Rule, u.Loc, ImmutableArray<Location>.Empty, u.Message));
+            else if (Kinds.IsContext(u.Kind) ? (u.FlagsKey is null || LockRef.IsVisibleToCallers(u.FlagsKey)) : LockRef.IsVisibleToCallers(u.Key))
+                helperReleases.Add(new LockEffect(u.Key, Pretty(u.Key), u.Kind, When.Always, u.Api, u.FlagsKey, null, method));
+        }
+    }
+
+    private readonly List<LockEffect> helperAcquires = new();
+    private readonly List<LockEffect> helperReleases = new();
+
+    private LockEffect Effect(Held h, When when) => new(h.Key, h.Display, h.Kind, when, h.Api, h.FlagsKey, h.FlagsText, h.Acquirer ?? method);
+
+    private When? Classify(IEnumerable<Cat> held, IEnumerable<Cat> free)
+    {
+        var ret = method.ReturnType;
+        Cat Norm(Cat c)
+        {
+            if (ret.SpecialType == SpecialType.System_Boolean)
+                return c is Cat.True or Cat.Truthy ? Cat.True : c is Cat.False or Cat.Falsy ? Cat.False : Cat.Unknown;
+            if (ret.IsReferenceType || ret.TypeKind == TypeKind.Struct && ret.SpecialType == SpecialType.None)
+                return c is Cat.NonNull or Cat.Truthy ? Cat.NonNull : c is Cat.Null or Cat.Falsy ? Cat.Null : Cat.Unknown;
+            return c switch { Cat.Truthy => Cat.Positive, Cat.Falsy => Cat.Zero, _ => c };
+        }
+        var h = held.Select(Norm).Distinct().ToList();
+        var f = free.Select(Norm).Distinct().ToList();
+        if (h.Count != 1 || h.Contains(Cat.Unknown) || f.Contains(Cat.Unknown))
+            return null;
+        return h[0] switch
+        {
+            Cat.True when f.All(c => c == Cat.False) => When.ReturnsTrue,
+            Cat.Zero when f.All(c => c == Cat.Negative) => When.ReturnsZero,
+            Cat.Positive when f.All(c => c == Cat.Zero) => When.ReturnsNonZero,
+            Cat.NonNull when f.All(c => c == Cat.Null) => When.ReturnsNonNull,
+            _ => null,
+        };
+    }
+
+    private LockSummary BuildSummary()
+        => helperAcquires.Count == 0 && helperReleases.Count == 0
+            ? LockSummary.Empty
+            : new LockSummary(helperAcquires.ToImmutableArray(), helperReleases.ToImmutableArray());
+}

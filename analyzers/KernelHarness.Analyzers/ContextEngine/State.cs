@@ -1,0 +1,157 @@
+using System.Collections.Immutable;
+using System.Linq;
+using System.Text;
+using Microsoft.CodeAnalysis;
+
+namespace KernelHarness.Analyzers.ContextEngine;
+
+/// <summary>One thing held at a program point: a lock, or a lock-less atomic context (preemption, irqs, RCU, BH, kmap_atomic).</summary>
+internal sealed record Held(
+    string Key,
+    string Display,
+    LockKind Kind,
+    Location Site,
+    string Api,
+    string? FlagsKey,
+    string? FlagsText,
+    IMethodSymbol? Acquirer,
+    bool FromEntry)
+{
+    public bool IsAtomic => Kinds.IsAtomic(Kind);
+}
+
+/// <summary>A conditional acquisition waiting on the local that holds its result (<c>ok = spin_trylock(l)</c>).</summary>
+internal sealed record Pending(Held Lock, When When);
+
+/// <summary>
+/// The abstract state at a point of one path: what is held (in acquisition order), the values known
+/// for branch conditions (so branches on the same condition stay correlated) and pending trylocks.
+/// Immutable; compared by <see cref="Signature"/>.
+/// </summary>
+internal sealed class State
+{
+    public static readonly State Empty = new(ImmutableList<Held>.Empty, ImmutableDictionary<string, bool>.Empty, ImmutableDictionary<string, Pending>.Empty);
+
+    private string? signature;
+
+    public State(ImmutableList<Held> held, ImmutableDictionary<string, bool> facts, ImmutableDictionary<string, Pending> pending)
+    {
+        Held = held;
+        Facts = facts;
+        PendingByKey = pending;
+    }
+
+    public ImmutableList<Held> Held { get; }
+    public ImmutableDictionary<string, bool> Facts { get; }
+    public ImmutableDictionary<string, Pending> PendingByKey { get; }
+
+    public Held? FirstAtomic => Held.FirstOrDefault(h => h.IsAtomic);
+
+    public State WithHeld(ImmutableList<Held> held) => new(held, Facts, PendingByKey);
+    public State Push(Held h) => new(Held.Add(h), Facts, PendingByKey);
+    public State WithFact(string key, bool value) => new(Held, Facts.SetItem(key, value), PendingByKey);
+    public State WithPending(string key, Pending p) => new(Held, Facts, PendingByKey.SetItem(key, p));
+
+    public State Forget(string key)
+    {
+        var facts = Facts;
+        var pending = PendingByKey;
+        foreach (var k in facts.Keys)
+            if (k == key || k.StartsWith(key + ".", System.StringComparison.Ordinal))
+                facts = facts.Remove(k);
+        pending = pending.Remove(key);
+        return ReferenceEquals(facts, Facts) && ReferenceEquals(pending, PendingByKey) ? this : new State(Held, facts, pending);
+    }
+
+    public string Signature
+    {
+        get
+        {
+            if (signature is not null)
+                return signature;
+            var sb = new StringBuilder();
+            foreach (var h in Held)
+                sb.Append(h.Key).Append('/').Append((int)h.Kind).Append('@').Append(h.Site.SourceSpan.Start).Append('/').Append(h.FlagsKey).Append(';');
+            sb.Append('|');
+            foreach (var kv in Facts.OrderBy(k => k.Key, System.StringComparer.Ordinal))
+                sb.Append(kv.Key).Append('=').Append(kv.Value ? '1' : '0').Append(';');
+            sb.Append('|');
+            foreach (var kv in PendingByKey.OrderBy(k => k.Key, System.StringComparer.Ordinal))
+                sb.Append(kv.Key).Append('>').Append(kv.Value.Lock.Key).Append(';');
+            return signature = sb.ToString();
+        }
+    }
+}
+
+/// <summary>Lock kinds, grouped the way the rules need them.</summary>
+internal static class Kinds
+{
+    public static bool IsAtomic(LockKind k) => k switch
+    {
+        LockKind.Mutex or LockKind.Semaphore or LockKind.MmapRead or LockKind.MmapWrite or LockKind.Unknown => false,
+        _ => true,
+    };
+
+    public static bool IsContext(LockKind k) => k is LockKind.Preempt or LockKind.IrqSave or LockKind.IrqDisable or LockKind.Rcu or LockKind.BottomHalf or LockKind.KmapAtomic;
+
+    public static bool IsRead(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockBh or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.MmapRead;
+
+    /// <summary>The rule that owns the balance of this kind.</summary>
+    public static string BalanceRule(LockKind k) => k switch
+    {
+        LockKind.Preempt => DiagnosticIds.PreemptionNotBalanced,
+        LockKind.IrqSave or LockKind.IrqDisable => DiagnosticIds.IrqSaveNotBalanced,
+        _ => DiagnosticIds.LockNotReleased,
+    };
+
+    /// <summary>The key a lock-less context lives under.</summary>
+    public static string ContextKey(LockKind k, string? flagsKey) => k switch
+    {
+        LockKind.IrqSave => "<irqsave:" + flagsKey + ">",
+        LockKind.IrqDisable => "<irqdisable>",
+        LockKind.Preempt => "<preempt>",
+        LockKind.Rcu => "<rcu>",
+        LockKind.BottomHalf => "<bh>",
+        LockKind.KmapAtomic => "<kmap_atomic>",
+        _ => "<" + k + ">",
+    };
+
+    public static string Noun(LockKind k) => k switch
+    {
+        LockKind.Spin or LockKind.SpinIrq or LockKind.SpinIrqSave or LockKind.SpinBh => "spinlock",
+        LockKind.ReadLock or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.ReadLockBh => "rwlock (read)",
+        LockKind.WriteLock or LockKind.WriteLockIrq or LockKind.WriteLockIrqSave or LockKind.WriteLockBh => "rwlock (write)",
+        LockKind.Mutex => "mutex",
+        LockKind.Semaphore => "semaphore",
+        LockKind.MmapRead or LockKind.MmapWrite => "mmap_lock",
+        _ => "lock",
+    };
+
+    /// <summary>Words for "the context began here": <c>spinlock 'dev.lock' is held (taken at F:L)</c>.</summary>
+    public static string Describe(Held h)
+    {
+        var at = Where(h.Site);
+        return h.Kind switch
+        {
+            LockKind.Preempt => $"preemption is disabled ({h.Api}() at {at})",
+            LockKind.IrqSave or LockKind.IrqDisable => $"interrupts are disabled ({h.Api}() at {at})",
+            LockKind.Rcu => $"an RCU read-side section is open ({h.Api}() at {at})",
+            LockKind.BottomHalf => $"bottom halves are disabled ({h.Api}() at {at})",
+            LockKind.KmapAtomic => $"preemption is disabled by {h.Api}() (at {at})",
+            _ => $"{Noun(h.Kind)} '{h.Display}' is held (taken at {at})",
+        };
+    }
+
+    public static string Where(Location loc)
+    {
+        var span = loc.GetLineSpan();
+        var file = span.Path;
+        if (string.IsNullOrEmpty(file))
+            file = "<source>";
+        else
+            file = System.IO.Path.GetFileName(file);
+        return file + ":" + (span.StartLinePosition.Line + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public static int Line(Location loc) => loc.GetLineSpan().StartLinePosition.Line + 1;
+}

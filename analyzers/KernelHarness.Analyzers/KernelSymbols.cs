@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace KernelHarness.Analyzers;
+
+/// <summary>
+/// The kernel API as the analyzers see it: attribute types and the gfp_t bit values, resolved once per
+/// compilation from metadata, and each method's attributes parsed once. Nothing here knows a kernel
+/// function by name: a function's meaning is the attributes the facade (or a student) put on it.
+/// </summary>
+internal sealed class KernelSymbols
+{
+    private readonly ConcurrentDictionary<IMethodSymbol, ApiInfo> apiInfo = new(SymbolEqualityComparer.Default);
+
+    private KernelSymbols(Compilation compilation, INamedTypeSymbol kernel)
+    {
+        Compilation = compilation;
+        Kernel = kernel;
+        Acquires = compilation.GetTypeByMetadataName("KernelHarness.AcquiresAttribute");
+        Releases = compilation.GetTypeByMetadataName("KernelHarness.ReleasesAttribute");
+        MustHold = compilation.GetTypeByMetadataName("KernelHarness.MustHoldAttribute");
+        AtomicContext = compilation.GetTypeByMetadataName("KernelHarness.AtomicContextAttribute");
+        ProcessContext = compilation.GetTypeByMetadataName("KernelHarness.ProcessContextAttribute");
+        MightSleep = compilation.GetTypeByMetadataName("KernelHarness.MightSleepAttribute");
+        MightSleepIfGfp = compilation.GetTypeByMetadataName("KernelHarness.Annotations.MightSleepIfGfpAttribute");
+        EntersContext = compilation.GetTypeByMetadataName("KernelHarness.Annotations.EntersContextAttribute");
+        LeavesContext = compilation.GetTypeByMetadataName("KernelHarness.Annotations.LeavesContextAttribute");
+        PairsWith = compilation.GetTypeByMetadataName("KernelHarness.Annotations.PairsWithAttribute");
+        Callback = compilation.GetTypeByMetadataName("KernelHarness.Annotations.CallbackAttribute");
+        Allocates = compilation.GetTypeByMetadataName("KernelHarness.Annotations.AllocatesAttribute");
+        Frees = compilation.GetTypeByMetadataName("KernelHarness.Annotations.FreesAttribute");
+        KernelRoleAttr = compilation.GetTypeByMetadataName("KernelHarness.Annotations.KernelRoleAttribute");
+        KernelFunction = compilation.GetTypeByMetadataName("KernelHarness.Annotations.KernelFunctionAttribute");
+        Gfp = compilation.GetTypeByMetadataName("KernelHarness.gfp_t");
+        if (Gfp is not null)
+        {
+            foreach (var f in Gfp.GetMembers().OfType<IFieldSymbol>())
+                if (f.HasConstantValue)
+                    gfpBits[f.Name] = System.Convert.ToUInt64(f.ConstantValue, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        foreach (var f in kernel.GetMembers().OfType<IFieldSymbol>())
+        {
+            if (f.IsConst && f.HasConstantValue && Gfp is not null && SymbolEqualityComparer.Default.Equals(f.Type, Gfp) && RoleOf(f) == Role.GfpFlags)
+                gfpNamed.Add((f.Name, System.Convert.ToUInt64(f.ConstantValue, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+    }
+
+    private readonly Dictionary<string, ulong> gfpBits = new();
+    private readonly List<(string Name, ulong Value)> gfpNamed = new();
+
+    public Compilation Compilation { get; }
+    public INamedTypeSymbol Kernel { get; }
+    public INamedTypeSymbol? Acquires { get; }
+    public INamedTypeSymbol? Releases { get; }
+    public INamedTypeSymbol? MustHold { get; }
+    public INamedTypeSymbol? AtomicContext { get; }
+    public INamedTypeSymbol? ProcessContext { get; }
+    public INamedTypeSymbol? MightSleep { get; }
+    public INamedTypeSymbol? MightSleepIfGfp { get; }
+    public INamedTypeSymbol? EntersContext { get; }
+    public INamedTypeSymbol? LeavesContext { get; }
+    public INamedTypeSymbol? PairsWith { get; }
+    public INamedTypeSymbol? Callback { get; }
+    public INamedTypeSymbol? Allocates { get; }
+    public INamedTypeSymbol? Frees { get; }
+    public INamedTypeSymbol? KernelRoleAttr { get; }
+    public INamedTypeSymbol? KernelFunction { get; }
+    public INamedTypeSymbol? Gfp { get; }
+
+    /// <summary>The symbols, or null when the compilation does not reference the kernel API.</summary>
+    public static KernelSymbols? TryCreate(Compilation compilation)
+    {
+        var kernel = compilation.GetTypeByMetadataName("KernelHarness.Kernel");
+        return kernel is null ? null : new KernelSymbols(compilation, kernel);
+    }
+
+    public ulong Bit(string name) => gfpBits.TryGetValue(name, out var v) ? v : 0;
+
+    public ulong DirectReclaim => Bit("__GFP_DIRECT_RECLAIM");
+
+    public bool AllowsBlocking(ulong gfp) => (gfp & DirectReclaim) != 0;
+
+    /// <summary>The facade's name for a gfp_t value (a role-tagged constant such as GFP_KERNEL), if any.</summary>
+    public string? NameOfGfp(ulong value) => gfpNamed.FirstOrDefault(g => g.Value == value).Name;
+
+    public ulong GfpAtomic => Bit("__GFP_HIGH") | Bit("__GFP_KSWAPD_RECLAIM");
+    public ulong GfpNoWait => Bit("__GFP_KSWAPD_RECLAIM");
+    public ulong GfpKernel => Bit("__GFP_RECLAIM") | Bit("__GFP_IO") | Bit("__GFP_FS");
+    public ulong GfpNoIo => Bit("__GFP_RECLAIM");
+    public ulong GfpNoFs => Bit("__GFP_RECLAIM") | Bit("__GFP_IO");
+
+    public bool IsGfp(ITypeSymbol? type) => type is not null && Gfp is not null && SymbolEqualityComparer.Default.Equals(type, Gfp);
+
+    public Role RoleOf(ISymbol symbol)
+    {
+        foreach (var a in symbol.GetAttributes())
+            if (Is(a, KernelRoleAttr) && a.ConstructorArguments.Length == 1 && a.ConstructorArguments[0].Value is int r)
+                return (Role)r;
+        return Role.None;
+    }
+
+    public static bool Is(AttributeData a, INamedTypeSymbol? type) => type is not null && SymbolEqualityComparer.Default.Equals(a.AttributeClass, type);
+
+    public ApiInfo Info(IMethodSymbol method)
+    {
+        method = method.ReducedFrom ?? method;
+        method = method.OriginalDefinition;
+        return apiInfo.GetOrAdd(method, m => ApiInfo.Parse(this, m));
+    }
+
+    /// <summary>The name students know a kernel function by (KernelFunction's Linux name, else the symbol's).</summary>
+    public string DisplayName(IMethodSymbol method)
+    {
+        foreach (var a in method.GetAttributes())
+            if (Is(a, KernelFunction) && a.ConstructorArguments.Length == 3 && a.ConstructorArguments[1].Value is string s)
+                return s;
+        return method.MethodKind == MethodKind.AnonymousFunction ? "lambda" : method.Name;
+    }
+
+    public IMethodSymbol? KernelMethod(string name) => Kernel.GetMembers(name).OfType<IMethodSymbol>().FirstOrDefault();
+}
+
+/// <summary>KernelHarness.Annotations.KernelRole, mirrored (values are the enum's).</summary>
+internal enum Role
+{
+    None = 0, CurrentTask, Jiffies, TimeComparison, PrepareToWait, FinishWait, Schedule, WaitEvent, InitMm,
+    InTaskPredicate, InInterruptPredicate, NullPointer, NullCheck, ErrorCheck, BusyWait, Dereference, GfpFlags,
+}
+
+/// <summary>KernelHarness.LockKind, mirrored.</summary>
+internal enum LockKind
+{
+    Unknown = 0, Spin, SpinIrq, SpinIrqSave, SpinBh, ReadLock, ReadLockIrq, ReadLockIrqSave, ReadLockBh,
+    WriteLock, WriteLockIrq, WriteLockIrqSave, WriteLockBh, Mutex, Semaphore, Rcu, MmapRead, MmapWrite,
+    IrqSave, IrqDisable, Preempt, BottomHalf, KmapAtomic,
+}
+
+/// <summary>KernelHarness.KernelContext, mirrored.</summary>
+[System.Flags]
+internal enum Ctx { None = 0, Process = 1, SoftIrq = 2, HardIrq = 4, Interrupt = 6, Atomic = 8 }
+
+/// <summary>KernelHarness.AcquireCondition, mirrored.</summary>
+internal enum When { Always = 0, ReturnsTrue, ReturnsNonZero, ReturnsZero, ReturnsNonNull }
+
+/// <summary>KernelHarness.Annotations.AllocFamily, mirrored.</summary>
+[System.Flags]
+internal enum AllocFamily { None = 0, Kmalloc = 1, KmemCache = 2, Vmalloc = 4, Pages = 8, PageStruct = 16 }
+
+internal sealed record LockSpec(string Path, LockKind Kind, When When, string? FlagsParameter, bool IsContext);
+
+internal sealed record CallbackSpec(string Parameter, Ctx Context);
+
+/// <summary>What the attributes on one method say.</summary>
+internal sealed class ApiInfo
+{
+    public static readonly ApiInfo Empty = new();
+
+    public bool MightSleep { get; private set; }
+    public Ctx SleepExceptIn { get; private set; }
+    public string? SleepIfGfp { get; private set; }
+    public ImmutableArray<LockSpec> Acquires { get; private set; } = ImmutableArray<LockSpec>.Empty;
+    public ImmutableArray<LockSpec> Releases { get; private set; } = ImmutableArray<LockSpec>.Empty;
+    public ImmutableArray<string> MustHold { get; private set; } = ImmutableArray<string>.Empty;
+    public ImmutableArray<string> PairsWith { get; private set; } = ImmutableArray<string>.Empty;
+    public ImmutableArray<CallbackSpec> Callbacks { get; private set; } = ImmutableArray<CallbackSpec>.Empty;
+    public AllocFamily Allocates { get; private set; }
+    public string? AllocGfp { get; private set; }
+    public Ctx DeclaredContext { get; private set; }
+    public Role Role { get; private set; }
+    public bool IsKernelFunction { get; private set; }
+
+    /// <summary>True when any attribute gives the method an effect the engine models.</summary>
+    public bool HasEffects => MightSleep || SleepIfGfp is not null || !Acquires.IsEmpty || !Releases.IsEmpty || !Callbacks.IsEmpty || Role == Role.BusyWait;
+
+    public bool HasLockAnnotations => !Acquires.IsEmpty || !Releases.IsEmpty || !MustHold.IsEmpty;
+
+    public static ApiInfo Parse(KernelSymbols k, IMethodSymbol m)
+    {
+        var attrs = m.GetAttributes();
+        if (m.AssociatedSymbol is IPropertySymbol p)
+            attrs = attrs.AddRange(p.GetAttributes());
+        if (attrs.IsEmpty)
+            return Empty;
+        var info = new ApiInfo();
+        var acq = ImmutableArray.CreateBuilder<LockSpec>();
+        var rel = ImmutableArray.CreateBuilder<LockSpec>();
+        var must = ImmutableArray.CreateBuilder<string>();
+        var pairs = ImmutableArray.CreateBuilder<string>();
+        var cbs = ImmutableArray.CreateBuilder<CallbackSpec>();
+        foreach (var a in attrs)
+        {
+            if (KernelSymbols.Is(a, k.MightSleep))
+            {
+                info.MightSleep = true;
+                info.SleepExceptIn = (Ctx)Named(a, "ExceptIn", 0);
+            }
+            else if (KernelSymbols.Is(a, k.MightSleepIfGfp))
+                info.SleepIfGfp = Arg(a, 0);
+            else if (KernelSymbols.Is(a, k.Acquires))
+                acq.Add(new LockSpec(Arg(a, 0) ?? "", (LockKind)Named(a, "Kind", 0), (When)Named(a, "When", 0), NamedString(a, "FlagsParameter"), false));
+            else if (KernelSymbols.Is(a, k.Releases))
+                rel.Add(new LockSpec(Arg(a, 0) ?? "", (LockKind)Named(a, "Kind", 0), When.Always, NamedString(a, "FlagsParameter"), false));
+            else if (KernelSymbols.Is(a, k.EntersContext))
+                acq.Add(new LockSpec("", (LockKind)ArgInt(a, 0), When.Always, NamedString(a, "FlagsParameter"), true));
+            else if (KernelSymbols.Is(a, k.LeavesContext))
+                rel.Add(new LockSpec("", (LockKind)ArgInt(a, 0), When.Always, NamedString(a, "FlagsParameter"), true));
+            else if (KernelSymbols.Is(a, k.MustHold))
+                must.Add(Arg(a, 0) ?? "");
+            else if (KernelSymbols.Is(a, k.PairsWith))
+                pairs.Add(Arg(a, 0) ?? "");
+            else if (KernelSymbols.Is(a, k.Callback))
+                cbs.Add(new CallbackSpec(Arg(a, 0) ?? "", (Ctx)ArgInt(a, 1)));
+            else if (KernelSymbols.Is(a, k.Allocates))
+            {
+                info.Allocates = (AllocFamily)ArgInt(a, 0);
+                info.AllocGfp = NamedString(a, "Gfp");
+            }
+            else if (KernelSymbols.Is(a, k.AtomicContext))
+                info.DeclaredContext |= Ctx.Atomic;
+            else if (KernelSymbols.Is(a, k.ProcessContext))
+                info.DeclaredContext |= Ctx.Process;
+            else if (KernelSymbols.Is(a, k.KernelRoleAttr))
+                info.Role = (Role)ArgInt(a, 0);
+            else if (KernelSymbols.Is(a, k.KernelFunction))
+                info.IsKernelFunction = true;
+        }
+        info.Acquires = acq.ToImmutable();
+        info.Releases = rel.ToImmutable();
+        info.MustHold = must.ToImmutable();
+        info.PairsWith = pairs.ToImmutable();
+        info.Callbacks = cbs.ToImmutable();
+        return info;
+    }
+
+    private static string? Arg(AttributeData a, int i) => a.ConstructorArguments.Length > i ? a.ConstructorArguments[i].Value as string : null;
+
+    private static int ArgInt(AttributeData a, int i) => a.ConstructorArguments.Length > i && a.ConstructorArguments[i].Value is int v ? v : 0;
+
+    private static int Named(AttributeData a, string name, int fallback)
+    {
+        foreach (var kv in a.NamedArguments)
+            if (kv.Key == name && kv.Value.Value is int v)
+                return v;
+        return fallback;
+    }
+
+    private static string? NamedString(AttributeData a, string name)
+    {
+        foreach (var kv in a.NamedArguments)
+            if (kv.Key == name)
+                return kv.Value.Value as string;
+        return null;
+    }
+}

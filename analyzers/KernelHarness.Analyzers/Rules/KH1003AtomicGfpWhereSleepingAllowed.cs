@@ -1,0 +1,42 @@
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+
+namespace KernelHarness.Analyzers.Rules;
+
+/// <summary>
+/// KH1003: GFP_ATOMIC in a method only ever reached in process context with nothing held. Uses the
+/// engine's allocation sites and the compilation's call graph (callers' states at each call, and the
+/// contexts registrations and attributes give); methods with unknown callers are left alone.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class AtomicGfpWhereSleepingAllowedAnalyzer : KernelRuleAnalyzer
+{
+    private protected override DiagnosticDescriptor Rule => Descriptors.KH1003;
+
+    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    {
+        start.RegisterOperationBlockAction(block =>
+        {
+            if (block.OperationBlocks.IsEmpty || block.OwningSymbol is not IMethodSymbol owner)
+                return;
+            model.SemanticModels.Seed(block.OperationBlocks[0].SemanticModel);
+            Check(block, model, owner);
+            foreach (var fn in model.Index.NestedFunctions(owner.OriginalDefinition))
+                Check(block, model, fn);
+        });
+    }
+
+    private static void Check(OperationBlockAnalysisContext block, CompilationModel model, IMethodSymbol fn)
+    {
+        var analysis = model.Analyze(fn);
+        foreach (var site in analysis.AtomicGfpSites)
+        {
+            if (site.AtomicOnSomePath || site.Location.SourceTree != block.FilterTree)
+                continue;
+            if (model.ReachedContext(fn) != CompilationModel.ProcessOnly.Process)
+                return;
+            block.ReportDiagnostic(Diagnostic.Create(Descriptors.KH1003, site.Location, site.Api + "()", site.GfpText, fn.MethodKind == MethodKind.AnonymousFunction ? "lambda" : fn.Name));
+        }
+    }
+}

@@ -1,0 +1,252 @@
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using KernelHarness.Analyzers.ContextEngine;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Summaries;
+
+/// <summary>
+/// Everything computed once per compilation and shared by every KH rule: the kernel symbols, the
+/// compilation index (bodies, call graph, registrations), may-sleep summaries and the path-sensitive
+/// analysis of each method (which yields its findings and its lock summary). All lazy, all thread-safe.
+/// </summary>
+internal sealed class CompilationModel
+{
+    private static readonly ConditionalWeakTable<Compilation, CompilationModel> Models = new();
+    private static readonly ConditionalWeakTable<Compilation, object> NoKernel = new();
+
+    private readonly object indexGate = new();
+    private CompilationIndex? index;
+    private readonly ConcurrentDictionary<string, SleepInfo?> sleep = new();
+    private readonly ConcurrentDictionary<IMethodSymbol, MethodAnalysis> analyses = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IOperation, ControlFlowGraph?> cfgs = new();
+    private readonly ConcurrentDictionary<IMethodSymbol, ProcessOnly> contexts = new(SymbolEqualityComparer.Default);
+
+    private CompilationModel(KernelSymbols symbols)
+    {
+        Symbols = symbols;
+        SemanticModels = new SemanticModels(symbols.Compilation);
+    }
+
+    public KernelSymbols Symbols { get; }
+    public SemanticModels SemanticModels { get; }
+
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>The shared model, or null when the compilation does not reference the kernel API.</summary>
+    public static CompilationModel? Get(Compilation compilation)
+    {
+        if (Models.TryGetValue(compilation, out var m))
+            return m;
+        if (NoKernel.TryGetValue(compilation, out _))
+            return null;
+        var symbols = KernelSymbols.TryCreate(compilation);
+        if (symbols is null)
+        {
+            NoKernel.GetValue(compilation, _ => new object());
+            return null;
+        }
+        return Models.GetValue(compilation, _ => new CompilationModel(symbols));
+    }
+
+    public CompilationIndex Index
+    {
+        get
+        {
+            var i = Volatile.Read(ref index);
+            if (i is not null)
+                return i;
+            lock (indexGate)
+            {
+                return index ??= new CompilationIndex(Symbols, SemanticModels, CancellationToken.None);
+            }
+        }
+    }
+
+    public SleepInfo? MaySleep(IMethodSymbol method, ImmutableArray<object?> consts, ImmutableHashSet<IMethodSymbol>? stack = null)
+    {
+        method = method.OriginalDefinition;
+        var key = method.ToDisplayString() + "#" + method.Locations.FirstOrDefault()?.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + "(" + Eval.Key(consts) + ")";
+        if (sleep.TryGetValue(key, out var cached))
+            return cached;
+        var result = SleepSummaries.Compute(this, method, consts, stack ?? ImmutableHashSet.Create<IMethodSymbol>(SymbolEqualityComparer.Default));
+        if (stack is null || stack.IsEmpty)
+            sleep.TryAdd(key, result);
+        return result;
+    }
+
+    /// <summary>The entry contexts of a method: registrations anywhere in the compilation and attributes.</summary>
+    public ImmutableArray<ContextOrigin> OwnContexts(IMethodSymbol method)
+    {
+        method = method.OriginalDefinition;
+        var list = ImmutableArray.CreateBuilder<ContextOrigin>();
+        list.AddRange(Index.RegistrationsOf(method));
+        var info = Symbols.Info(method);
+        var loc = method.Locations.FirstOrDefault() ?? Location.None;
+        if ((info.DeclaredContext & Ctx.Atomic) != 0)
+            list.Add(new ContextOrigin(Ctx.Atomic, $"{method.Name}() is marked [AtomicContext]", loc, false));
+        if ((info.DeclaredContext & Ctx.Process) != 0)
+            list.Add(new ContextOrigin(Ctx.Process, $"{method.Name}() is marked [ProcessContext]", loc, false));
+        return list.ToImmutable();
+    }
+
+    public MethodAnalysis Analyze(IMethodSymbol method, ImmutableHashSet<IMethodSymbol>? stack = null)
+    {
+        method = method.OriginalDefinition;
+        if (analyses.TryGetValue(method, out var a))
+            return a;
+        stack ??= ImmutableHashSet.Create<IMethodSymbol>(SymbolEqualityComparer.Default);
+        var result = PathEngine.Run(this, method, stack.Add(method));
+        if (stack.IsEmpty || !result.HitRecursion)
+            return analyses.GetOrAdd(method, result);
+        return result;
+    }
+
+    /// <summary>Lock effects of a callee for a caller being analysed (null while the callee is on the stack).</summary>
+    public LockSummary? SummaryFor(IMethodSymbol callee, ImmutableHashSet<IMethodSymbol> stack, out bool recursion)
+    {
+        callee = callee.OriginalDefinition;
+        recursion = stack.Contains(callee);
+        if (recursion || Index.BodyOf(callee) is null)
+            return null;
+        var analysis = Analyze(callee, stack);
+        recursion = analysis.HitRecursion;
+        return analysis.Summary;
+    }
+
+    public ControlFlowGraph? CfgOf(IMethodSymbol method)
+    {
+        var root = Index.RootOf(method);
+        var body = Index.BodyOf(method);
+        if (root is null || body is null)
+            return null;
+        var rootCfg = cfgs.GetOrAdd(root, r => CreateCfg(r));
+        if (rootCfg is null || ReferenceEquals(root, body))
+            return rootCfg;
+        return FindNested(rootCfg, method, 0);
+    }
+
+    private ControlFlowGraph? CreateCfg(IOperation root)
+    {
+        try
+        {
+            return root switch
+            {
+                IMethodBodyOperation m => ControlFlowGraph.Create(m, CancellationToken),
+                IConstructorBodyOperation c => ControlFlowGraph.Create(c, CancellationToken),
+                IBlockOperation b when b.Parent is null => ControlFlowGraph.Create(b, CancellationToken),
+                IFieldInitializerOperation f => ControlFlowGraph.Create(f, CancellationToken),
+                IPropertyInitializerOperation p => ControlFlowGraph.Create(p, CancellationToken),
+                _ => null,
+            };
+        }
+        catch (System.ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private static ControlFlowGraph? FindNested(ControlFlowGraph cfg, IMethodSymbol target, int depth)
+    {
+        if (depth > 8)
+            return null;
+        foreach (var lf in cfg.LocalFunctions)
+        {
+            var g = cfg.GetLocalFunctionControlFlowGraph(lf);
+            if (SymbolEqualityComparer.Default.Equals(lf, target))
+                return g;
+            var inner = FindNested(g, target, depth + 1);
+            if (inner is not null)
+                return inner;
+        }
+        foreach (var block in cfg.Blocks)
+        {
+            foreach (var op in block.Operations.Concat(block.BranchValue is null ? Enumerable.Empty<IOperation>() : new[] { block.BranchValue }))
+            {
+                foreach (var f in op.DescendantsAndSelf().OfType<IFlowAnonymousFunctionOperation>())
+                {
+                    var g = cfg.GetAnonymousFunctionControlFlowGraph(f);
+                    if (SymbolEqualityComparer.Default.Equals(f.Symbol, target))
+                        return g;
+                    var inner = FindNested(g, target, depth + 1);
+                    if (inner is not null)
+                        return inner;
+                }
+            }
+        }
+        return null;
+    }
+
+    /// <summary>All findings of a member's operation block: the member and the lambdas and local functions inside it.</summary>
+    public IEnumerable<Finding> FindingsFor(ISymbol owner)
+    {
+        if (owner is IMethodSymbol m && Index.BodyOf(m.OriginalDefinition) is not null)
+            foreach (var f in Analyze(m).Findings)
+                yield return f;
+        foreach (var fn in Index.NestedFunctions(owner is IMethodSymbol mm ? mm.OriginalDefinition : owner.OriginalDefinition))
+            foreach (var f in Analyze(fn).Findings)
+                yield return f;
+    }
+
+    public enum ProcessOnly { Unknown, Process, Atomic }
+
+    /// <summary>Is this method only ever reached in process context with nothing held (KH1003)?</summary>
+    public ProcessOnly ReachedContext(IMethodSymbol method) => Reached(method.OriginalDefinition, ImmutableHashSet.Create<IMethodSymbol>(SymbolEqualityComparer.Default));
+
+    private ProcessOnly Reached(IMethodSymbol method, ImmutableHashSet<IMethodSymbol> visiting)
+    {
+        if (contexts.TryGetValue(method, out var known))
+            return known;
+        if (visiting.Contains(method))
+            return ProcessOnly.Process;
+        visiting = visiting.Add(method);
+        var result = ComputeReached(method, visiting);
+        if (visiting.Count == 1)
+            contexts.TryAdd(method, result);
+        return result;
+    }
+
+    private ProcessOnly ComputeReached(IMethodSymbol method, ImmutableHashSet<IMethodSymbol> visiting)
+    {
+        var own = OwnContexts(method);
+        if (own.Any(o => o.Context != Ctx.Process))
+            return ProcessOnly.Atomic;
+        bool declaredProcess = own.Any(o => !o.IsRegistration);
+        if (Index.Escapes(method))
+            return ProcessOnly.Unknown;
+        if (!declaredProcess && IsExternallyVisible(method))
+            return ProcessOnly.Unknown;
+        var callers = Index.CallersOf(method);
+        if (callers.Count == 0 && own.IsEmpty)
+            return ProcessOnly.Unknown;
+        var worst = ProcessOnly.Process;
+        foreach (var edge in callers)
+        {
+            var analysis = Analyze(edge.Caller);
+            if (analysis.AtomicCallSites.Contains(edge.Call.Syntax.SpanStart))
+                return ProcessOnly.Atomic;
+            var r = Reached(edge.Caller.OriginalDefinition, visiting);
+            if (r == ProcessOnly.Atomic)
+                return r;
+            if (r == ProcessOnly.Unknown)
+                worst = ProcessOnly.Unknown;
+        }
+        return worst;
+    }
+
+    private static bool IsExternallyVisible(IMethodSymbol m)
+    {
+        if (m.MethodKind is MethodKind.AnonymousFunction or MethodKind.LocalFunction)
+            return false;
+        for (ISymbol? s = m; s is not null and not INamespaceSymbol; s = s.ContainingSymbol)
+            if (s.DeclaredAccessibility is not (Accessibility.Public or Accessibility.Protected or Accessibility.ProtectedOrInternal))
+                return false;
+        return true;
+    }
+}

@@ -1,0 +1,240 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Summaries;
+
+/// <summary>One link of a call chain: the call of <see cref="Callee"/> at <see cref="Site"/>.</summary>
+internal sealed record ChainLink(string Callee, Location Site);
+
+/// <summary>
+/// Why a method may sleep: the chain of calls down to the sleeping kernel function. When
+/// <see cref="GfpParameter"/> is set the method sleeps only if the caller's <c>gfp_t</c> at that
+/// parameter allows blocking (a pass-through: the caller is checked instead).
+/// </summary>
+internal sealed record SleepInfo(ImmutableList<ChainLink> Chain, string Api, int GfpParameter, Ctx ExceptIn, string? GfpText, string? Allocator)
+{
+    public bool IsGfpDependent => GfpParameter >= 0;
+
+    public string ChainText => string.Join(" -> ", Chain.Select(c => c.Callee + "()"));
+}
+
+/// <summary>
+/// May-sleep summaries, computed on demand from a method's operation tree with constant arguments
+/// bound, so that a helper that sleeps only on a branch a constant argument rules out is understood.
+/// Recursion is cut by the stack of methods being summarised.
+/// </summary>
+internal static class SleepSummaries
+{
+    public static SleepInfo? Compute(CompilationModel model, IMethodSymbol method, ImmutableArray<object?> consts, ImmutableHashSet<IMethodSymbol> stack)
+    {
+        var body = model.Index.BodyOf(method);
+        if (body is null || stack.Contains(method))
+            return null;
+        var walker = new Walker(model, method, consts, stack.Add(method));
+        walker.Visit(body is IAnonymousFunctionOperation a ? a.Body : body is ILocalFunctionOperation lf ? (IOperation?)lf.Body ?? lf.IgnoredBody : body);
+        return walker.Unconditional ?? walker.Dependent;
+    }
+
+    private sealed class Walker
+    {
+        private readonly CompilationModel model;
+        private readonly IMethodSymbol method;
+        private readonly ImmutableArray<object?> consts;
+        private readonly ImmutableHashSet<IMethodSymbol> stack;
+
+        public Walker(CompilationModel model, IMethodSymbol method, ImmutableArray<object?> consts, ImmutableHashSet<IMethodSymbol> stack)
+        {
+            this.model = model;
+            this.method = method;
+            this.consts = consts;
+            this.stack = stack;
+        }
+
+        public SleepInfo? Unconditional;
+        public SleepInfo? Dependent;
+
+        /// <summary>Visits; returns false when control cannot continue past the operation.</summary>
+        public bool Visit(IOperation? op)
+        {
+            if (op is null || Unconditional is not null)
+                return true;
+            switch (op)
+            {
+                case IAnonymousFunctionOperation or ILocalFunctionOperation:
+                    return true;
+                case IBlockOperation b:
+                    foreach (var s in b.Operations)
+                        if (!Visit(s))
+                            return false;
+                    return true;
+                case IReturnOperation r:
+                    Visit(r.ReturnedValue);
+                    return false;
+                case IThrowOperation:
+                    return false;
+                case IConditionalOperation c:
+                    Visit(c.Condition);
+                    var v = Eval.Const(c.Condition, method, consts) as bool?;
+                    if (v == true)
+                        return Visit(c.WhenTrue);
+                    if (v == false)
+                        return c.WhenFalse is null || Visit(c.WhenFalse);
+                    var t = Visit(c.WhenTrue);
+                    var f = c.WhenFalse is null || Visit(c.WhenFalse);
+                    return t || f;
+                case IInvocationOperation inv:
+                    foreach (var ch in inv.ChildOperations)
+                        Visit(ch);
+                    OnCall(inv);
+                    return true;
+                default:
+                    foreach (var ch in op.ChildOperations)
+                        Visit(ch);
+                    return true;
+            }
+        }
+
+        private void OnCall(IInvocationOperation inv)
+        {
+            var target = inv.TargetMethod;
+            var k = model.Symbols;
+            var info = k.Info(target);
+            var link = new ChainLink(k.DisplayName(target), inv.Syntax.GetLocation());
+            if (info.Role == Role.BusyWait)
+                return;
+            if (info.MightSleep)
+            {
+                Unconditional = new SleepInfo(ImmutableList.Create(link), link.Callee, -1, info.SleepExceptIn, null, null);
+                return;
+            }
+            if (info.SleepIfGfp is not null)
+            {
+                var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == info.SleepIfGfp);
+                if (arg is null)
+                    return;
+                var gfp = Eval.Gfp(arg.Value, method, consts);
+                if (gfp is ulong g)
+                {
+                    if (k.AllowsBlocking(g))
+                        Unconditional = new SleepInfo(ImmutableList.Create(link), link.Callee, -1, Ctx.None, arg.Value.Syntax.ToString(), link.Callee);
+                }
+                else if (Eval.Unwrap(arg.Value) is IParameterReferenceOperation p && SymbolEqualityComparer.Default.Equals(p.Parameter.ContainingSymbol, method))
+                {
+                    Dependent ??= new SleepInfo(ImmutableList.Create(link), link.Callee, p.Parameter.Ordinal, Ctx.None, null, link.Callee);
+                }
+                return;
+            }
+            if (model.Index.BodyOf(target.OriginalDefinition) is null)
+                return;
+            var sub = model.MaySleep(target.OriginalDefinition, Eval.Arguments(inv, method, consts), stack);
+            if (sub is null)
+                return;
+            var chain = sub.Chain.Insert(0, link);
+            if (!sub.IsGfpDependent)
+            {
+                Unconditional = sub with { Chain = chain };
+                return;
+            }
+            var argOp = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == sub.GfpParameter);
+            if (argOp is null)
+                return;
+            var value = Eval.Gfp(argOp.Value, method, consts);
+            if (value is ulong gv)
+            {
+                if (k.AllowsBlocking(gv))
+                    Unconditional = sub with { Chain = chain, GfpParameter = -1, GfpText = argOp.Value.Syntax.ToString() };
+            }
+            else if (Eval.Unwrap(argOp.Value) is IParameterReferenceOperation pr && SymbolEqualityComparer.Default.Equals(pr.Parameter.ContainingSymbol, method))
+            {
+                Dependent ??= sub with { Chain = chain, GfpParameter = pr.Parameter.Ordinal };
+            }
+        }
+    }
+}
+
+/// <summary>Constant evaluation under bound parameters.</summary>
+internal static class Eval
+{
+    public static IOperation Unwrap(IOperation op)
+    {
+        while (op is IConversionOperation or IParenthesizedOperation)
+            op = op is IConversionOperation c ? c.Operand : ((IParenthesizedOperation)op).Operand;
+        return op;
+    }
+
+    public static object? Const(IOperation? op, IMethodSymbol method, ImmutableArray<object?> consts)
+    {
+        if (op is null)
+            return null;
+        if (op.ConstantValue.HasValue)
+            return op.ConstantValue.Value;
+        switch (op)
+        {
+            case IConversionOperation c:
+                return Const(c.Operand, method, consts);
+            case IParenthesizedOperation p:
+                return Const(p.Operand, method, consts);
+            case IParameterReferenceOperation pr when !consts.IsDefault && SymbolEqualityComparer.Default.Equals(pr.Parameter.ContainingSymbol, method) && pr.Parameter.Ordinal < consts.Length:
+                return consts[pr.Parameter.Ordinal];
+            case IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } u:
+                return Const(u.Operand, method, consts) is bool b ? !b : null;
+            case IBinaryOperation bin:
+                var l = Const(bin.LeftOperand, method, consts);
+                var r = Const(bin.RightOperand, method, consts);
+                if (l is bool lb && r is bool rb)
+                    return bin.OperatorKind switch
+                    {
+                        BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.And => lb && rb,
+                        BinaryOperatorKind.ConditionalOr or BinaryOperatorKind.Or => lb || rb,
+                        BinaryOperatorKind.Equals => lb == rb,
+                        BinaryOperatorKind.NotEquals => lb != rb,
+                        _ => null,
+                    };
+                if (bin.OperatorKind == BinaryOperatorKind.ConditionalAnd && (l is false || r is false))
+                    return false;
+                if (bin.OperatorKind == BinaryOperatorKind.ConditionalOr && (l is true || r is true))
+                    return true;
+                if (ToULong(l) is ulong lu && ToULong(r) is ulong ru)
+                    return bin.OperatorKind switch
+                    {
+                        BinaryOperatorKind.Or => lu | ru,
+                        BinaryOperatorKind.And => lu & ru,
+                        BinaryOperatorKind.Equals => lu == ru,
+                        BinaryOperatorKind.NotEquals => lu != ru,
+                        _ => null,
+                    };
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    public static ulong? Gfp(IOperation op, IMethodSymbol method, ImmutableArray<object?> consts) => ToULong(Const(op, method, consts));
+
+    public static ulong? ToULong(object? v) => v switch
+    {
+        uint u => u,
+        int i => unchecked((ulong)i),
+        ulong ul => ul,
+        long l => unchecked((ulong)l),
+        _ => null,
+    };
+
+    public static ImmutableArray<object?> Arguments(IInvocationOperation inv, IMethodSymbol method, ImmutableArray<object?> consts)
+    {
+        var target = inv.TargetMethod;
+        var result = new object?[target.Parameters.Length];
+        foreach (var a in inv.Arguments)
+            if (a.Parameter is not null && a.Parameter.Ordinal < result.Length && a.ArgumentKind != ArgumentKind.DefaultValue)
+                result[a.Parameter.Ordinal] = Const(a.Value, method, consts);
+            else if (a.Parameter is not null && a.Parameter.Ordinal < result.Length && a.Parameter.HasExplicitDefaultValue)
+                result[a.Parameter.Ordinal] = a.Parameter.ExplicitDefaultValue;
+        return result.ToImmutableArray();
+    }
+
+    public static string Key(ImmutableArray<object?> consts)
+        => consts.IsDefaultOrEmpty ? "" : string.Join(",", consts.Select(c => c is null ? "?" : c is bool b ? (b ? "T" : "F") : System.Convert.ToString(c, System.Globalization.CultureInfo.InvariantCulture)));
+}
