@@ -199,10 +199,17 @@ internal static class Emitter
             return;
         }
 
-        writer.WriteLine("public static " + ReturnPrefix(member) + member.ReturnType + " " + name + TypeParameterList(member) + "(" + ParameterList(member) + ")");
+        bool callSite = TakesCallSite(member);
+        writer.WriteLine("public static " + ReturnPrefix(member) + member.ReturnType + " " + name + TypeParameterList(member) + "(" + ParameterList(member)
+            + (callSite ? (member.Parameters.Count > 0 ? ", " : string.Empty) + CallSiteParameters : string.Empty) + ")");
         WriteConstraints(writer, member);
         writer.OpenBlock();
         WriteEnter(writer, member, id);
+        if (callSite)
+        {
+            // Where a lock or atomic context was taken: reports say "taken at Driver.cs:41" without a stack walk.
+            writer.WriteLine("__m.SetCallSite(__callerFile, __callerLine);");
+        }
 
         var idExpression = KernelFunctionId + "." + id;
         var earlyReturn = member.ReturnsVoid ? "return;" : "return default!;";
@@ -283,6 +290,16 @@ internal static class Emitter
 
         writer.CloseBlock();
     }
+
+    private const string CallSiteParameters =
+        "[global::System.Runtime.CompilerServices.CallerFilePath] string __callerFile = \"\", "
+        + "[global::System.Runtime.CompilerServices.CallerLineNumber] int __callerLine = 0";
+
+    /// <summary>Members that take a lock or enter an atomic context record their caller's FILE:LINE.</summary>
+    private static bool TakesCallSite(MemberModel member) =>
+        !member.Parameters.Any(p => p.IsParams)
+        && member.Attributes.Any(a => a.StartsWith("global::KernelHarness.AcquiresAttribute", System.StringComparison.Ordinal)
+                                   || a.StartsWith("global::KernelHarness.Annotations.EntersContextAttribute", System.StringComparison.Ordinal));
 
     private static void WriteEnter(SourceWriter writer, MemberModel member, string id)
     {

@@ -75,12 +75,15 @@ public static class Grading
             grade.Reason = $"The grader failed: {ex.GetType().Name}: {ex.Message}";
             grade.Tests.Clear();
         }
+        try
+        {
+            Finish(grade, options, sw);
+        }
         finally
         {
             if (!options.KeepWork && Environment.GetEnvironmentVariable("KH_KEEP_WORK") != "1")
                 TryDelete(work);
         }
-        Finish(grade, options, sw);
         return grade;
     }
 

@@ -85,6 +85,9 @@ public sealed class KillMatrixTests
                 var subsystem = iface.GetCustomAttribute<KernelSubsystemAttribute>();
                 if (subsystem is not null && subsystem.Assignable)
                     yield return (type, subsystem.Name);
+                // The "driver" assignment: the subject is the student's driver class, not a kernel subsystem.
+                if (iface == typeof(KernelHarness.Conformance.Driver.IDriverAssignment))
+                    yield return (type, "driver");
             }
         }
     }

@@ -72,6 +72,7 @@ internal static class TestSources
             public void MightSleep(KernelFunctionId id) { }
 
             public void MightSleep(KernelFunctionId id, global::KernelHarness.KernelContext exceptIn) { }
+            public void SetCallSite(string file, int line) { }
         }
 
         public sealed class MachineChecks

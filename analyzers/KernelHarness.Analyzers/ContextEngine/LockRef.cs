@@ -50,6 +50,8 @@ internal static class LockRef
     /// <summary>How a student wrote it: the expression's text without a leading <c>this.</c>.</summary>
     public static string Display(IOperation op)
     {
+        if (op.Syntax is Microsoft.CodeAnalysis.CSharp.Syntax.DeclarationExpressionSyntax dx)
+            return dx.Designation.ToString();
         var text = op.Syntax.ToString();
         if (op is IDeclarationExpressionOperation or IArgumentOperation)
             text = text.Replace("out var ", "").Replace("out ", "");

@@ -660,7 +660,7 @@ internal sealed class PathEngine
         var original = target.OriginalDefinition;
         if (model.Index.BodyOf(original) is null)
             return;
-        var sleep = model.MaySleep(original, Eval.Arguments(inv, method, default), stack);
+        var sleep = model.MaySleep(original, Eval.Arguments(k, inv, method, default), stack);
         if (sleep is null)
             return;
         var chainText = " — called via " + name + "() -> " + sleep.ChainText;

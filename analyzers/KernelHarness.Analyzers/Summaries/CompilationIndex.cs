@@ -28,6 +28,7 @@ internal sealed class CompilationIndex
     private readonly Dictionary<IMethodSymbol, List<CallEdge>> callers = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<IMethodSymbol, List<ContextOrigin>> registrations = new(SymbolEqualityComparer.Default);
     private readonly HashSet<IMethodSymbol> escapes = new(SymbolEqualityComparer.Default);
+    private readonly HashSet<IMethodSymbol> forwarders = new(SymbolEqualityComparer.Default);
     private readonly Dictionary<ISymbol, List<IOperation>> delegateStores = new(SymbolEqualityComparer.Default);
     private readonly List<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> pendingRegistrations = new();
     private readonly KernelSymbols k;
@@ -93,6 +94,9 @@ internal sealed class CompilationIndex
     public bool IsRegistered(IMethodSymbol m) => registrations.ContainsKey(m);
 
     public bool Escapes(IMethodSymbol m) => escapes.Contains(m);
+
+    /// <summary>A registered lambda that only forwards to a method (the method got the registration).</summary>
+    public bool IsForwarder(IMethodSymbol m) => forwarders.Contains(m);
 
     private void Walk(IOperation op, ISymbol owner, ISymbol top, IOperation root)
     {
@@ -213,6 +217,8 @@ internal sealed class CompilationIndex
                 break;
             case IAnonymousFunctionOperation a:
                 var fwd = Forwarded(a);
+                if (fwd is not null)
+                    forwarders.Add(a.Symbol);
                 yield return fwd ?? a.Symbol;
                 break;
             case IFieldReferenceOperation or IPropertyReferenceOperation or ILocalReferenceOperation:

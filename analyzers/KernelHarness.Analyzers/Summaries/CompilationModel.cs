@@ -228,6 +228,8 @@ internal sealed class CompilationModel
         var worst = ProcessOnly.Process;
         foreach (var edge in callers)
         {
+            if (Index.IsForwarder(edge.Caller))
+                continue;
             var analysis = Analyze(edge.Caller);
             if (analysis.AtomicCallSites.Contains(edge.Call.Syntax.SpanStart))
                 return ProcessOnly.Atomic;

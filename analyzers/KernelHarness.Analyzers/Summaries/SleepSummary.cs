@@ -129,7 +129,7 @@ internal static class SleepSummaries
             }
             if (model.Index.BodyOf(target.OriginalDefinition) is null)
                 return;
-            var sub = model.MaySleep(target.OriginalDefinition, Eval.Arguments(inv, method, consts), stack);
+            var sub = model.MaySleep(target.OriginalDefinition, Eval.Arguments(model.Symbols, inv, method, consts), stack);
             if (sub is null)
                 return;
             var chain = sub.Chain.Insert(0, link);
@@ -223,12 +223,18 @@ internal static class Eval
         _ => null,
     };
 
-    public static ImmutableArray<object?> Arguments(IInvocationOperation inv, IMethodSymbol method, ImmutableArray<object?> consts)
+    /// <summary>
+    /// The constant arguments of a call, to bind in the callee's summary. gfp_t arguments stay unbound:
+    /// the summary then says "sleeps if this gfp_t blocks" and the caller's flags are judged at the call (KH1002).
+    /// </summary>
+    public static ImmutableArray<object?> Arguments(KernelSymbols k, IInvocationOperation inv, IMethodSymbol method, ImmutableArray<object?> consts)
     {
         var target = inv.TargetMethod;
         var result = new object?[target.Parameters.Length];
         foreach (var a in inv.Arguments)
-            if (a.Parameter is not null && a.Parameter.Ordinal < result.Length && a.ArgumentKind != ArgumentKind.DefaultValue)
+            if (a.Parameter is not null && k.IsGfp(a.Parameter.Type))
+                continue;
+            else if (a.Parameter is not null && a.Parameter.Ordinal < result.Length && a.ArgumentKind != ArgumentKind.DefaultValue)
                 result[a.Parameter.Ordinal] = Const(a.Value, method, consts);
             else if (a.Parameter is not null && a.Parameter.Ordinal < result.Length && a.Parameter.HasExplicitDefaultValue)
                 result[a.Parameter.Ordinal] = a.Parameter.ExplicitDefaultValue;

@@ -39,7 +39,6 @@ public sealed partial class AddressSpaceSuite
         var mm = UserMm(ctx);
         MapFixed(ctx, BASE + 0x10000, 0x2000);
         MapFixed(ctx, BASE + 0x20000, 0x3000);
-        Validate(ctx, mm);
         return mm;
     }
 
@@ -63,6 +62,7 @@ public sealed partial class AddressSpaceSuite
         At(0, A, "addr 0: the first VMA");
         At(B + 0x2fff, B, "the last byte of the last VMA");
         At(B + 0x3000, null, "addr above the last VMA: NULL");
+        Validate(ctx, mm);
     }
 
     [ConformanceTest("find_vma_prev() in mm/mmap.c: the same VMA as find_vma, and *pprev the VMA before it (the last VMA when none is above)", Group = "directed")]

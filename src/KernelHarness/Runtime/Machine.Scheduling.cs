@@ -23,6 +23,7 @@ public sealed partial class Machine
             throw new TaskKilledException();
         calls++;
         LastFunction = id;
+        callSiteFile = null;
         if (InterleaveOff != 0)
             return; // inside the scheduler's own mm handling (LazyTlb): no switch, no interrupt
         var t = t_task!;

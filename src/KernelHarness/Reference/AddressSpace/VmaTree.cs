@@ -21,14 +21,11 @@ internal sealed class VmaTree
 {
     internal const int BlockMax = 128;
 
-    private sealed class Block
-    {
-        public readonly ulong[] Ends = new ulong[BlockMax];
-        public readonly vm_area_struct[] Vmas = new vm_area_struct[BlockMax];
-        public int N;
-    }
-
-    private Block[] blocks = new Block[4];
+    // Leaf b: keys ends[b][0..counts[b]), VMAs vmas[b][0..counts[b]). Parallel jagged arrays rather than
+    // leaf objects: one indirection less on the lookup path.
+    private ulong[][] ends = new ulong[4][];
+    private vm_area_struct[][] vmas = new vm_area_struct[4][];
+    private int[] counts = new int[4];
     private ulong[] lastEnd = new ulong[4];
     private int nblocks;
     private int count;
@@ -50,27 +47,26 @@ internal sealed class VmaTree
     public vm_area_struct? Find(ulong addr)
     {
         var c = UpperBound(addr);
-        return c.B < nblocks ? blocks[c.B].Vmas[c.I] : null;
+        return c.B < nblocks ? vmas[c.B][c.I] : null;
     }
 
     /// <summary>The cursor at the first VMA with <c>vm_end &gt; addr</c> (past the end when none).</summary>
     public Cursor UpperBound(ulong addr)
     {
-        var ends = lastEnd;
+        var root = lastEnd;
         int lo = 0, hi = nblocks;
         while (lo < hi)
         {
             int mid = (int)((uint)(lo + hi) >> 1);
-            if (ends[mid] > addr)
+            if (root[mid] > addr)
                 hi = mid;
             else
                 lo = mid + 1;
         }
         if (lo == nblocks)
             return new Cursor { B = lo, I = 0 };
-        var block = blocks[lo];
-        var keys = block.Ends;
-        int l = 0, h = block.N - 1; // the last key is > addr, so the answer is in [0, N-1]
+        var keys = ends[lo];
+        int l = 0, h = counts[lo] - 1; // the last key is > addr, so the answer is in [0, N-1]
         while (l < h)
         {
             int mid = (int)((uint)(l + h) >> 1);
@@ -83,7 +79,7 @@ internal sealed class VmaTree
     }
 
     /// <summary>The VMA at a cursor, or null past the end (or before the start).</summary>
-    public vm_area_struct? At(Cursor c) => c.B >= 0 && c.B < nblocks ? blocks[c.B].Vmas[c.I] : null;
+    public vm_area_struct? At(Cursor c) => c.B >= 0 && c.B < nblocks ? vmas[c.B][c.I] : null;
 
     /// <summary>Moves to the previous VMA; false (and B = -1) when there is none.</summary>
     public bool MovePrev(ref Cursor c)
@@ -96,7 +92,7 @@ internal sealed class VmaTree
                 return false;
             }
             c.B = nblocks - 1;
-            c.I = blocks[c.B].N - 1;
+            c.I = counts[c.B] - 1;
             return true;
         }
         if (c.I > 0)
@@ -110,7 +106,7 @@ internal sealed class VmaTree
             return false;
         }
         c.B--;
-        c.I = blocks[c.B].N - 1;
+        c.I = counts[c.B] - 1;
         return true;
     }
 
@@ -119,7 +115,7 @@ internal sealed class VmaTree
     {
         if (c.B >= nblocks)
             return false;
-        if (++c.I < blocks[c.B].N)
+        if (++c.I < counts[c.B])
             return true;
         c.B++;
         c.I = 0;
@@ -137,10 +133,10 @@ internal sealed class VmaTree
     public vm_area_struct? Next(vm_area_struct vma) => Find(vma.vm_end);
 
     /// <summary>The lowest VMA, or null.</summary>
-    public vm_area_struct? First => nblocks == 0 ? null : blocks[0].Vmas[0];
+    public vm_area_struct? First => nblocks == 0 ? null : vmas[0][0];
 
     /// <summary>The highest VMA, or null.</summary>
-    public vm_area_struct? Last => nblocks == 0 ? null : blocks[nblocks - 1].Vmas[blocks[nblocks - 1].N - 1];
+    public vm_area_struct? Last => nblocks == 0 ? null : vmas[nblocks - 1][counts[nblocks - 1] - 1];
 
     /// <summary>Every VMA in address order (a snapshot: safe to change the tree while walking it).</summary>
     public List<vm_area_struct> ToList()
@@ -148,9 +144,8 @@ internal sealed class VmaTree
         var list = new List<vm_area_struct>(count);
         for (int b = 0; b < nblocks; b++)
         {
-            var block = blocks[b];
-            for (int i = 0; i < block.N; i++)
-                list.Add(block.Vmas[i]);
+            for (int i = 0; i < counts[b]; i++)
+                list.Add(vmas[b][i]);
         }
         return list;
     }
@@ -162,18 +157,15 @@ internal sealed class VmaTree
     {
         ulong key = vma.vm_end;
         if (nblocks == 0)
-        {
-            InsertBlock(0, new Block());
-        }
+            InsertBlock(0, new ulong[BlockMax], new vm_area_struct[BlockMax], 0);
         var c = UpperBound(key);
         if (c.B == nblocks)
         {
             // Above every VMA: append to the last leaf.
             c.B = nblocks - 1;
-            c.I = blocks[c.B].N;
+            c.I = counts[c.B];
         }
-        var block = blocks[c.B];
-        if (block.N == BlockMax)
+        if (counts[c.B] == BlockMax)
         {
             SplitBlock(c.B);
             if (c.I > BlockMax / 2)
@@ -181,14 +173,16 @@ internal sealed class VmaTree
                 c.B++;
                 c.I -= BlockMax / 2;
             }
-            block = blocks[c.B];
         }
-        Array.Copy(block.Ends, c.I, block.Ends, c.I + 1, block.N - c.I);
-        Array.Copy(block.Vmas, c.I, block.Vmas, c.I + 1, block.N - c.I);
-        block.Ends[c.I] = key;
-        block.Vmas[c.I] = vma;
-        block.N++;
-        lastEnd[c.B] = block.Ends[block.N - 1];
+        var keys = ends[c.B];
+        var leaf = vmas[c.B];
+        int n = counts[c.B];
+        Array.Copy(keys, c.I, keys, c.I + 1, n - c.I);
+        Array.Copy(leaf, c.I, leaf, c.I + 1, n - c.I);
+        keys[c.I] = key;
+        leaf[c.I] = vma;
+        counts[c.B] = ++n;
+        lastEnd[c.B] = keys[n - 1];
         count++;
     }
 
@@ -196,24 +190,25 @@ internal sealed class VmaTree
     public bool Remove(vm_area_struct vma)
     {
         var c = UpperBound(vma.vm_end - 1);
-        if (c.B >= nblocks || !ReferenceEquals(blocks[c.B].Vmas[c.I], vma))
+        if (c.B >= nblocks || !ReferenceEquals(vmas[c.B][c.I], vma))
             return false;
-        var block = blocks[c.B];
-        block.N--;
-        Array.Copy(block.Ends, c.I + 1, block.Ends, c.I, block.N - c.I);
-        Array.Copy(block.Vmas, c.I + 1, block.Vmas, c.I, block.N - c.I);
-        block.Vmas[block.N] = null!;
+        var keys = ends[c.B];
+        var leaf = vmas[c.B];
+        int n = --counts[c.B];
+        Array.Copy(keys, c.I + 1, keys, c.I, n - c.I);
+        Array.Copy(leaf, c.I + 1, leaf, c.I, n - c.I);
+        leaf[n] = null!;
         count--;
-        if (block.N == 0)
+        if (n == 0)
         {
             RemoveBlock(c.B);
             return true;
         }
-        lastEnd[c.B] = block.Ends[block.N - 1];
+        lastEnd[c.B] = keys[n - 1];
         // Keep leaves reasonably full: merge with a neighbour when both fit in half a leaf.
-        if (c.B + 1 < nblocks && block.N + blocks[c.B + 1].N <= BlockMax / 2)
+        if (c.B + 1 < nblocks && n + counts[c.B + 1] <= BlockMax / 2)
             MergeBlocks(c.B);
-        else if (c.B > 0 && block.N + blocks[c.B - 1].N <= BlockMax / 2)
+        else if (c.B > 0 && n + counts[c.B - 1] <= BlockMax / 2)
             MergeBlocks(c.B - 1);
         return true;
     }
@@ -222,66 +217,77 @@ internal sealed class VmaTree
     public void UpdateEnd(vm_area_struct vma, ulong oldEnd)
     {
         var c = UpperBound(oldEnd - 1);
-        if (c.B >= nblocks || !ReferenceEquals(blocks[c.B].Vmas[c.I], vma))
+        if (c.B >= nblocks || !ReferenceEquals(vmas[c.B][c.I], vma))
             throw new InvalidOperationException($"VMA {vma} is not in the tree at vm_end 0x{oldEnd:x}");
-        var block = blocks[c.B];
-        block.Ends[c.I] = vma.vm_end;
-        if (c.I == block.N - 1)
+        ends[c.B][c.I] = vma.vm_end;
+        if (c.I == counts[c.B] - 1)
             lastEnd[c.B] = vma.vm_end;
     }
 
     /// <summary>Empties the tree.</summary>
     public void Clear()
     {
-        Array.Clear(blocks);
+        Array.Clear(ends);
+        Array.Clear(vmas);
+        Array.Clear(counts);
         nblocks = 0;
         count = 0;
     }
 
-    private void InsertBlock(int at, Block block)
+    private void InsertBlock(int at, ulong[] keys, vm_area_struct[] leaf, int n)
     {
-        if (nblocks == blocks.Length)
+        if (nblocks == ends.Length)
         {
-            Array.Resize(ref blocks, blocks.Length * 2);
-            Array.Resize(ref lastEnd, lastEnd.Length * 2);
+            int size = ends.Length * 2;
+            Array.Resize(ref ends, size);
+            Array.Resize(ref vmas, size);
+            Array.Resize(ref counts, size);
+            Array.Resize(ref lastEnd, size);
         }
-        Array.Copy(blocks, at, blocks, at + 1, nblocks - at);
+        Array.Copy(ends, at, ends, at + 1, nblocks - at);
+        Array.Copy(vmas, at, vmas, at + 1, nblocks - at);
+        Array.Copy(counts, at, counts, at + 1, nblocks - at);
         Array.Copy(lastEnd, at, lastEnd, at + 1, nblocks - at);
-        blocks[at] = block;
-        lastEnd[at] = block.N > 0 ? block.Ends[block.N - 1] : 0;
+        ends[at] = keys;
+        vmas[at] = leaf;
+        counts[at] = n;
+        lastEnd[at] = n > 0 ? keys[n - 1] : 0;
         nblocks++;
     }
 
     private void RemoveBlock(int at)
     {
         nblocks--;
-        Array.Copy(blocks, at + 1, blocks, at, nblocks - at);
+        Array.Copy(ends, at + 1, ends, at, nblocks - at);
+        Array.Copy(vmas, at + 1, vmas, at, nblocks - at);
+        Array.Copy(counts, at + 1, counts, at, nblocks - at);
         Array.Copy(lastEnd, at + 1, lastEnd, at, nblocks - at);
-        blocks[nblocks] = null!;
+        ends[nblocks] = null!;
+        vmas[nblocks] = null!;
+        counts[nblocks] = 0;
     }
 
     private void SplitBlock(int b)
     {
-        var left = blocks[b];
-        var right = new Block();
         int half = BlockMax / 2;
-        right.N = left.N - half;
-        Array.Copy(left.Ends, half, right.Ends, 0, right.N);
-        Array.Copy(left.Vmas, half, right.Vmas, 0, right.N);
-        Array.Clear(left.Vmas, half, right.N);
-        left.N = half;
-        lastEnd[b] = left.Ends[half - 1];
-        InsertBlock(b + 1, right);
+        int rightN = counts[b] - half;
+        var rightKeys = new ulong[BlockMax];
+        var rightLeaf = new vm_area_struct[BlockMax];
+        Array.Copy(ends[b], half, rightKeys, 0, rightN);
+        Array.Copy(vmas[b], half, rightLeaf, 0, rightN);
+        Array.Clear(vmas[b], half, rightN);
+        counts[b] = half;
+        lastEnd[b] = ends[b][half - 1];
+        InsertBlock(b + 1, rightKeys, rightLeaf, rightN);
     }
 
     private void MergeBlocks(int b)
     {
-        var left = blocks[b];
-        var right = blocks[b + 1];
-        Array.Copy(right.Ends, 0, left.Ends, left.N, right.N);
-        Array.Copy(right.Vmas, 0, left.Vmas, left.N, right.N);
-        left.N += right.N;
-        lastEnd[b] = left.Ends[left.N - 1];
+        int n = counts[b], m = counts[b + 1];
+        Array.Copy(ends[b + 1], 0, ends[b], n, m);
+        Array.Copy(vmas[b + 1], 0, vmas[b], n, m);
+        counts[b] = n + m;
+        lastEnd[b] = ends[b][n + m - 1];
         RemoveBlock(b + 1);
     }
 
@@ -289,25 +295,25 @@ internal sealed class VmaTree
     internal string? Validate()
     {
         ulong prevEnd = 0;
-        int n = 0;
+        int total = 0;
         for (int b = 0; b < nblocks; b++)
         {
-            var block = blocks[b];
-            if (block.N == 0)
+            int n = counts[b];
+            if (n == 0)
                 return $"leaf {b} is empty";
-            if (lastEnd[b] != block.Ends[block.N - 1])
-                return $"root key {b} is 0x{lastEnd[b]:x}, leaf ends at 0x{block.Ends[block.N - 1]:x}";
-            for (int i = 0; i < block.N; i++)
+            if (lastEnd[b] != ends[b][n - 1])
+                return $"root key {b} is 0x{lastEnd[b]:x}, leaf ends at 0x{ends[b][n - 1]:x}";
+            for (int i = 0; i < n; i++)
             {
-                var v = block.Vmas[i];
-                if (block.Ends[i] != v.vm_end)
-                    return $"key 0x{block.Ends[i]:x} but {v}";
-                if (n > 0 && v.vm_start < prevEnd)
+                var v = vmas[b][i];
+                if (ends[b][i] != v.vm_end)
+                    return $"key 0x{ends[b][i]:x} but {v}";
+                if (total > 0 && v.vm_start < prevEnd)
                     return $"{v} overlaps or is out of order (previous ends at 0x{prevEnd:x})";
                 prevEnd = v.vm_end;
-                n++;
+                total++;
             }
         }
-        return n == count ? null : $"count {count} but {n} VMAs";
+        return total == count ? null : $"count {count} but {total} VMAs";
     }
 }

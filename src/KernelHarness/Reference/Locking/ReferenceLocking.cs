@@ -18,7 +18,7 @@ public sealed class ReferenceLocking : ILocking
 
     private Lockdep Dep(Machine m) => lockdep ??= new Lockdep(m);
 
-    private static string? Site(Machine m) => m.Config.Lockdep ? StackCapture.FirstUserLocationCached(2) : null;
+    private static string? Site(Machine m) => m.TakeCallSite() ?? (m.Config.Lockdep ? StackCapture.FirstUserLocationCached(2) : null);
 
     // ---- Spinning acquisition shared by spinlocks and rwlocks ----
 

@@ -121,7 +121,7 @@ public sealed class MachineChecks
         if (!Enabled)
         {
             if (result.addr > 16)
-                CheckAllocContract(KernelFunctions.All[(int)id].Name, AllocFamily.Kmalloc, result, size, gfp, false, null);
+                CheckAllocContract(KernelFunctions.All[(int)id].Name, AllocFamily.Kmalloc, result, size, gfp & ~gfp_t.__GFP_ZERO, false, null);
             return;
         }
         if (old.addr > 16 && (result.addr > 16 || size == 0) && live.TryGetValue(old.addr, out var previous))
@@ -131,7 +131,8 @@ public sealed class MachineChecks
                 // Resized in place: only the new size is accessible (krealloc_less_oob / krealloc_more_oob).
                 ulong oldSize = previous.Size;
                 previous.Size = size;
-                Poison(old.addr, Math.Max(oldSize, size) + Granule, KASAN_SLAB_REDZONE, fromExisting: true);
+                ulong end = Math.Min(ALIGNUp(old.addr + Math.Max(oldSize, size), Granule), NextLiveStart(old.addr));
+                Poison(old.addr, end - old.addr, KASAN_SLAB_REDZONE, fromExisting: true);
                 Unpoison(old.addr, size);
                 RepoisonTailToEndOfGranules(old.addr, size);
                 return;
@@ -139,7 +140,7 @@ public sealed class MachineChecks
             Retire(previous, KernelFunctions.All[(int)id].Name);
         }
         if (result.addr > 16)
-            OnAlloc(id, AllocFamily.Kmalloc, result, size, gfp, null, false);
+            OnAlloc(id, AllocFamily.Kmalloc, result, size, gfp & ~gfp_t.__GFP_ZERO, null, false); // krealloc copies the old bytes first
     }
 
     public bool OnFree(KernelFunctionId id, AllocFamily family, kptr p, kmem_cache? cache)
@@ -517,7 +518,7 @@ public sealed class MachineChecks
                 byte code = size > Kernel.KMALLOC_MAX_CACHE_SIZE ? KASAN_PAGE_REDZONE : KASAN_SLAB_REDZONE;
                 Poison(Kernel.PAGE_OFFSET + (block.Pfn << Kernel.PAGE_SHIFT), Kernel.PAGE_SIZE << block.Order, code, fromExisting: false);
             }
-            else if (block is not null && family != AllocFamily.Vmalloc)
+            else if (block is not null && family == AllocFamily.Kmalloc)
             {
                 // kasan_poison_kmalloc_redzone: the bytes between the requested size and the end of the
                 // size class are red zone (never past the next live object).

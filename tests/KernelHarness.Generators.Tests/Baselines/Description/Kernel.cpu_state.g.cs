@@ -9,9 +9,10 @@ public static partial class Kernel
     [global::KernelHarness.AcquiresAttribute("cpu", Kind = global::KernelHarness.LockKind.Preempt)]
     [global::KernelHarness.Annotations.PairsWithAttribute("put_cpu")]
     [global::System.CodeDom.Compiler.GeneratedCode("KernelHarness.Generators", "0.1.0.0")]
-    public static int get_cpu()
+    public static int get_cpu([global::System.Runtime.CompilerServices.CallerFilePath] string __callerFile = "", [global::System.Runtime.CompilerServices.CallerLineNumber] int __callerLine = 0)
     {
         var __m = global::KernelHarness.Runtime.Machine.Enter(global::KernelHarness.Runtime.KernelFunctionId.get_cpu);
+        __m.SetCallSite(__callerFile, __callerLine);
         return __m.CpuState.get_cpu();
     }
 
@@ -26,9 +27,10 @@ public static partial class Kernel
     [global::KernelHarness.Annotations.KernelFunction("cpu state", "local_irq_save", "include/linux/irqflags.h")]
     [global::KernelHarness.Annotations.EntersContextAttribute(global::KernelHarness.LockKind.IrqSave, FlagsParameter = "flags")]
     [global::System.CodeDom.Compiler.GeneratedCode("KernelHarness.Generators", "0.1.0.0")]
-    public static void local_irq_save(out ulong flags)
+    public static void local_irq_save(out ulong flags, [global::System.Runtime.CompilerServices.CallerFilePath] string __callerFile = "", [global::System.Runtime.CompilerServices.CallerLineNumber] int __callerLine = 0)
     {
         var __m = global::KernelHarness.Runtime.Machine.Enter(global::KernelHarness.Runtime.KernelFunctionId.local_irq_save);
+        __m.SetCallSite(__callerFile, __callerLine);
         __m.CpuState.local_irq_save(out flags);
     }
 

@@ -1,0 +1,100 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace KernelHarness.Analyzers.Tests;
+
+/// <summary>
+/// Valid corpus: drivers that follow every rule (and the spec's student examples) draw nothing from any
+/// analyzer. Labelled corpus: every expected finding is marked "expect: KHnnnn" at the end of its line;
+/// precision and recall are printed and must reach 0.98 and 0.95.
+/// </summary>
+public class CorpusTests
+{
+    private static readonly Regex Expect = new(@"expect:\s*(?<ids>KH\d{4}(\s*,\s*KH\d{4})*)", RegexOptions.Compiled);
+    private readonly ITestOutputHelper output;
+
+    public CorpusTests(ITestOutputHelper output) => this.output = output;
+
+    private static string CorpusDir(string name) => Path.Combine(AppContext.BaseDirectory, "Corpus", name);
+
+    public static IEnumerable<object[]> ValidFiles()
+    {
+        var files = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains(Path.DirectorySeparatorChar + "Labelled" + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+        return files.OrderBy(f => f, StringComparer.Ordinal).Select(f => new object[] { Path.GetRelativePath(AppContext.BaseDirectory, f) });
+    }
+
+    [Fact]
+    public void Valid_corpus_includes_the_spec_examples()
+    {
+        var names = ValidFiles().Select(o => Path.GetFileName((string)o[0])).ToList();
+        Assert.Contains("NetDriver.cs", names);
+        Assert.Contains("ObjectCache.cs", names);
+        Assert.Contains("AddressSpace.cs", names);
+        Assert.True(names.Count >= 6);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValidFiles))]
+    public void All_analyzers_are_silent_on_valid_code(string file)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, file);
+        var compilation = TestProject.Compile(new[] { (Path.GetFileName(path), File.ReadAllText(path)) }, withUsings: false);
+        TestProject.AssertCompiles(compilation);
+        var diagnostics = TestProject.Analyze(compilation, TestProject.AllAnalyzers);
+        Assert.True(diagnostics.IsEmpty, string.Join("\n", diagnostics.Select(d => d.ToString())));
+    }
+
+    [Fact]
+    public void Labelled_corpus_meets_precision_and_recall_targets()
+    {
+        int tp = 0, fp = 0, fn = 0;
+        var report = new List<string>();
+        foreach (var path in Directory.GetFiles(CorpusDir("Labelled"), "*.cs").OrderBy(f => f, StringComparer.Ordinal))
+        {
+            var source = File.ReadAllText(path);
+            var name = Path.GetFileName(path);
+            var expected = new List<(int Line, string Id)>();
+            var lines = source.Split('\n');
+            for (int i = 0; i < lines.Length; i++)
+            {
+                var m = Expect.Match(lines[i]);
+                if (m.Success)
+                    foreach (var id in m.Groups["ids"].Value.Split(',').Select(s => s.Trim()))
+                        expected.Add((i + 1, id));
+            }
+            var compilation = TestProject.Compile(new[] { (name, source) }, withUsings: false);
+            TestProject.AssertCompiles(compilation);
+            var actual = TestProject.Analyze(compilation, TestProject.AllAnalyzers)
+                .Select(d => (Line: d.Location.GetLineSpan().StartLinePosition.Line + 1, d.Id, Message: d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)))
+                .ToList();
+            var remaining = expected.ToList();
+            foreach (var a in actual)
+            {
+                var hit = remaining.FindIndex(e => e.Line == a.Line && e.Id == a.Id);
+                if (hit >= 0) { tp++; remaining.RemoveAt(hit); }
+                else { fp++; report.Add($"FP {name}:{a.Line} {a.Id} {a.Message}"); }
+            }
+            foreach (var e in remaining)
+            {
+                fn++;
+                report.Add($"FN {name}:{e.Line} {e.Id}");
+            }
+        }
+        double precision = tp + fp == 0 ? 1 : (double)tp / (tp + fp);
+        double recall = tp + fn == 0 ? 1 : (double)tp / (tp + fn);
+        var summary = FormattableString.Invariant($"Labelled corpus: TP={tp} FP={fp} FN={fn} precision={precision:F3} recall={recall:F3}");
+        output.WriteLine(summary);
+        Console.WriteLine(summary);
+        foreach (var r in report)
+            output.WriteLine(r);
+        Assert.True(tp >= 30, "the labelled corpus should hold at least 30 findings");
+        Assert.True(precision >= 0.98 && recall >= 0.95, summary + "\n" + string.Join("\n", report));
+    }
+}

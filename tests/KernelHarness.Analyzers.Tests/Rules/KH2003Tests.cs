@@ -1,0 +1,118 @@
+using System.Collections.Generic;
+using KernelHarness.Analyzers.Rules;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Xunit;
+using static KernelHarness.Analyzers.Tests.Rules.KH1001Tests;
+
+namespace KernelHarness.Analyzers.Tests.Rules;
+
+public class KH2003Tests
+{
+    public static IEnumerable<object[]> Reported() => new[]
+    {
+        Case("spin_lock not released on an early return", @"
+    int f()
+    {
+        [|spin_lock(rx_lock)|];
+        if (count == 0) return -EINVAL;
+        count--;
+        spin_unlock(rx_lock);
+        return 0;
+    }"),
+        Case("mutex not released on the error path", @"
+    int f()
+    {
+        [|mutex_lock(mtx)|];
+        buf = kmalloc(64, GFP_KERNEL);
+        if (buf == NULL) return -ENOMEM;
+        mutex_unlock(mtx);
+        return 0;
+    }"),
+        Case("double acquire", @"
+    void f() { spin_lock(rx_lock); [|spin_lock(rx_lock)|]; spin_unlock(rx_lock); }"),
+        Case("double unlock", @"
+    void f() { spin_lock(rx_lock); spin_unlock(rx_lock); [|spin_unlock(rx_lock)|]; }"),
+        Case("rcu_read_lock not undone on a return", @"
+    bool f() { [|rcu_read_lock()|]; if (busy) return false; rcu_read_unlock(); return true; }"),
+        Case("kmap_atomic not undone", @"
+    void f(page pg) { var a = [|kmap_atomic(pg)|]; if (busy) return; kunmap_atomic(a); }"),
+        Case("read_lock on an early return", @"
+    int f() { [|read_lock(rw)|]; if (busy) return -EBUSY; count++; read_unlock(rw); return 0; }"),
+        Case("down without up on a path", @"
+    void f() { [|down(sem)|]; if (busy) return; up(sem); }"),
+        Case("handler returns with the lock held", @"
+    int probe() => request_irq(irq, my_isr, 0, ""dev"", this);
+    irqreturn_t my_isr(int n, object? d) { [|spin_lock(rx_lock)|]; count++; return IRQ_HANDLED; }"),
+        Case("lock in a local never released", @"
+    void f() { var l = new spinlock_t(); [|spin_lock(l)|]; count++; }"),
+        Case("unlock on only one branch after trylock", @"
+    void f()
+    {
+        if ([|spin_trylock(rx_lock)|])
+        {
+            if (busy) return;
+            spin_unlock(rx_lock);
+        }
+    }"),
+    };
+
+    public static IEnumerable<object[]> Silent() => new[]
+    {
+        Case("balanced conditional locking with trylock", @"
+    void f() { if (spin_trylock(rx_lock)) { count++; spin_unlock(rx_lock); } }"),
+        Case("[Acquires] / [Releases] helpers", @"
+    [Acquires(""dev.hw_lock"")] void lock_hw() { spin_lock(dev.hw_lock); }
+    [Releases(""dev.hw_lock"")] void unlock_hw() { spin_unlock(dev.hw_lock); }
+    void f() { lock_hw(); count++; unlock_hw(); }"),
+        Case("inferred lock helpers", @"
+    void lock_rx() { spin_lock(rx_lock); }
+    void unlock_rx() { spin_unlock(rx_lock); }
+    void f() { lock_rx(); count++; unlock_rx(); }"),
+        Case("helper that holds the lock only when it returns true", @"
+    bool try_rx() { return spin_trylock(rx_lock); }
+    void f() { if (try_rx()) { count++; spin_unlock(rx_lock); } }"),
+        Case("goto-style shared exit", @"
+    int f()
+    {
+        int err = 0;
+        mutex_lock(mtx);
+        buf = kmalloc(64, GFP_KERNEL);
+        if (buf == NULL) { err = -ENOMEM; goto out_unlock; }
+        count++;
+    out_unlock:
+        mutex_unlock(mtx);
+        return err;
+    }"),
+        Case("try/finally", @"
+    void f() { spin_lock(rx_lock); try { count++; } finally { spin_unlock(rx_lock); } }"),
+        Case("correlated conditional locking", @"
+    void f(bool locked) { if (locked) spin_lock(rx_lock); count++; if (locked) spin_unlock(rx_lock); }"),
+        Case("lock / unlock in a loop", @"
+    void f() { for (int i = 0; i < 3; i++) { spin_lock(rx_lock); count++; spin_unlock(rx_lock); } }"),
+        Case("mutex_lock_interruptible tested for failure", @"
+    int f() { if (mutex_lock_interruptible(mtx) != 0) return -EINTR; count++; mutex_unlock(mtx); return 0; }"),
+        Case("[MustHold] helper", @"
+    [MustHold(""rx_lock"")] void bump() { count++; }
+    void f() { spin_lock(rx_lock); bump(); spin_unlock(rx_lock); }"),
+        Case("trylock result stored in a local", @"
+    void f() { bool ok = spin_trylock(rx_lock); if (!ok) return; count++; spin_unlock(rx_lock); }"),
+        Case("nested different locks", @"
+    void f() { spin_lock(rx_lock); spin_lock(tx_lock); count++; spin_unlock(tx_lock); spin_unlock(rx_lock); }"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Reported))]
+    public void Reported_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<LockReleaseAnalyzer>.Diagnostics(Snippets.Driver(markup));
+    }
+
+    [Theory]
+    [MemberData(nameof(Silent))]
+    public void Silent_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<LockReleaseAnalyzer>.NoDiagnostics(Snippets.Driver(markup));
+    }
+}
