@@ -45,7 +45,7 @@ public sealed class HostileTests
         Assert.Equal(0, r.Score);
         var v = r.Violations.First(x => x.Api.StartsWith(api, StringComparison.Ordinal));
         Assert.Equal("CpuState.cs", v.File);
-        Assert.True(v.Line > 100, v.ToString());
+        Assert.True(v.Line > 0, v.ToString());
         Assert.Empty(r.Tests);
     }
 

@@ -59,12 +59,13 @@ public static class Scorer
                     var (sum, count) = metricSums.GetValueOrDefault(metric);
                     metricSums[metric] = (sum + ratio, count + 1);
                 }
-                graded.Score = Round(graded.Score);
                 graded.Output = Render(graded);
                 groupScore += graded.Score;
                 grade.Tests.Add(graded);
             }
             grade.Groups[group.Name] = (Round(groupScore), Round(group.Points));
+            foreach (var t in grade.Tests.Where(t => t.Group == group.Name))
+                t.Score = Math.Round(t.Score, 4, MidpointRounding.AwayFromZero);
         }
         foreach (var (metric, (sum, count)) in metricSums)
             grade.Leaderboard.Add(new LeaderboardEntry(metric + " (vs reference)", Math.Round(sum / count, 3), "desc"));
@@ -120,7 +121,7 @@ public static class Scorer
             grade.Score = 0;
             return;
         }
-        grade.Score = Round(Math.Max(0, grade.Tests.Sum(t => t.Score) - grade.AnalyzerPenalty));
+        grade.Score = Round(Math.Max(0, Math.Min(grade.MaxScore, grade.Groups.Values.Sum(g => g.Score)) - grade.AnalyzerPenalty));
     }
 
     /// <summary>A test's output: the conformance framework's own rendering, the kernel log, the reproduction command.</summary>

@@ -18,7 +18,7 @@ internal sealed class InterruptController
     private int pendingCount;
     private readonly uint[] randomLines;
     private readonly int randomPer1024;
-    private readonly SeededRandom randomIrqs;
+    private SeededRandom randomIrqs; // a mutable struct: not readonly, or every draw would use a copy
 
     /// <summary>The line the timer tick arrives on (no handler: it only drives softirqs).</summary>
     public const uint TimerIrq = uint.MaxValue;

@@ -285,11 +285,7 @@ public sealed class StudentPageAllocator : IPageAllocator
 
     private bool CheckFree(page page, int order, string fn)
     {
-        if (false) // BUG: no check that the page is still allocated
-        {
-            BadPage(page, page.pfn, $"{fn}(order {order}) of a page that is already free (nonzero _refcount expected)");
-            return false;
-        }
+        // BUG: no check that the page is still allocated
         if ((page.flags & PG_tail) != 0)
         {
             BadPage(page, page.pfn, $"{fn}() of a tail page of a compound page");
@@ -305,13 +301,7 @@ public sealed class StudentPageAllocator : IPageAllocator
             BadPage(page, page.pfn, $"{fn}(order {order}) of a compound page of order {page.compound_order}");
             return false;
         }
-        if (false) // BUG: the order is not checked either
-        {
-            BadPage(page, page.pfn, allocOrder[page.pfn] == 0
-                ? $"{fn}(order {order}) of a page that is not the head of an allocated block"
-                : $"{fn}(order {order}) of a block allocated with order {allocOrder[page.pfn] - 1}");
-            return false;
-        }
+        // BUG: the order is not checked either
         return true;
     }
 

@@ -240,8 +240,7 @@ public sealed class StudentPageAllocator : IPageAllocator
                 tail.compound_head = page;
             }
         }
-        if (false) // BUG: __GFP_ZERO ignored
-            Arch.raw_span(new kptr(PAGE_OFFSET + (page.pfn << PAGE_SHIFT)), PAGE_SIZE << order).Clear();
+        // BUG: __GFP_ZERO is ignored
         return page;
     }
 

@@ -305,11 +305,7 @@ public sealed class StudentSlab : ISlab
             return;
         if (wasFull)
             AddPartial(s, slab);
-        if (false) // BUG: empty slabs are never given back
-        {
-            RemovePartial(s, slab);
-            DiscardSlab(s, slab);
-        }
+        // BUG: empty slabs are never given back
     }
 
     private static void AddPartial(SlubCache s, page slab)
