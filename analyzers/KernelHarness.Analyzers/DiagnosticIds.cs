@@ -11,6 +11,19 @@ public static class DiagnosticIds
     public const string IrqSaveNotBalanced = "KH2002";
     public const string LockNotReleased = "KH2003";
     public const string MismatchedLockVariant = "KH2004";
+    public const string MismatchedFree = "KH3001";
+    public const string UseBeforeNullCheck = "KH3002";
+    public const string DoubleFree = "KH3003";
+    public const string LeakOnErrorPath = "KH3004";
+    public const string SharedIrqNullDevId = "KH4001";
+    public const string FreeIrqDevIdMismatch = "KH4002";
+    public const string CurrentInInterrupt = "KH4003";
+    public const string SharedHandlerClaimsEverything = "KH4004";
+    public const string RawJiffiesComparison = "KH5001";
+    public const string WaitWithoutRecheck = "KH5002";
+    public const string InitMmUserContextTest = "KH6001";
+    public const string KernelThreadMmDereference = "KH6002";
+    public const string ApiNotAllowed = "KH9001";
 }
 
 /// <summary>Diagnostic categories.</summary>
@@ -19,4 +32,7 @@ public static class DiagnosticCategories
     public const string Context = "KernelContext";
     public const string Memory = "KernelMemory";
     public const string Locking = "KernelLocking";
+    public const string Irq = "KernelIrq";
+    public const string Scheduling = "KernelScheduling";
+    public const string Submission = "KernelSubmission";
 }

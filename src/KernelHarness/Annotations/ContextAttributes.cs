@@ -119,6 +119,10 @@ public enum LockKind
     MmapRead,
     /// <summary><c>mmap_write_lock</c>: the mm's sleeping read/write semaphore, write side.</summary>
     MmapWrite,
+    /// <summary><c>down_read</c>: a sleeping read/write semaphore, read side.</summary>
+    RwSemRead,
+    /// <summary><c>down_write</c>: a sleeping read/write semaphore, write side.</summary>
+    RwSemWrite,
     /// <summary><c>local_irq_save</c>: interrupts saved into flags and disabled (no lock object).</summary>
     IrqSave,
     /// <summary><c>local_irq_disable</c>: interrupts disabled (no lock object, does not nest).</summary>

@@ -149,6 +149,38 @@ internal interface LockingDescription
     [Linux("kernel/locking/semaphore.c"), Releases("sem", Kind = LockKind.Semaphore)]
     void up(semaphore sem);
 
+    /// <summary>Resets a read/write semaphore to unlocked.</summary>
+    [Linux("include/linux/rwsem.h")]
+    void init_rwsem(rw_semaphore sem);
+
+    /// <summary>Takes a read/write semaphore for reading, sleeping while a writer holds it or waits.</summary>
+    [Linux("kernel/locking/rwsem.c"), MightSleep, Acquires("sem", Kind = LockKind.RwSemRead), PairsWith("up_read")]
+    void down_read(rw_semaphore sem);
+
+    /// <summary>Takes a read/write semaphore for reading if possible; 1 when taken, 0 otherwise.</summary>
+    [Linux("kernel/locking/rwsem.c"), Acquires("sem", Kind = LockKind.RwSemRead, When = AcquireCondition.ReturnsNonZero)]
+    int down_read_trylock(rw_semaphore sem);
+
+    /// <summary>Releases a read hold.</summary>
+    [Linux("kernel/locking/rwsem.c"), Releases("sem", Kind = LockKind.RwSemRead)]
+    void up_read(rw_semaphore sem);
+
+    /// <summary>Takes a read/write semaphore for writing, sleeping while anyone holds it.</summary>
+    [Linux("kernel/locking/rwsem.c"), MightSleep, Acquires("sem", Kind = LockKind.RwSemWrite), PairsWith("up_write")]
+    void down_write(rw_semaphore sem);
+
+    /// <summary>Takes a read/write semaphore for writing if possible; 1 when taken, 0 otherwise.</summary>
+    [Linux("kernel/locking/rwsem.c"), Acquires("sem", Kind = LockKind.RwSemWrite, When = AcquireCondition.ReturnsNonZero)]
+    int down_write_trylock(rw_semaphore sem);
+
+    /// <summary>Releases the write hold.</summary>
+    [Linux("kernel/locking/rwsem.c"), Releases("sem", Kind = LockKind.RwSemWrite)]
+    void up_write(rw_semaphore sem);
+
+    /// <summary>True when the semaphore is held by anyone.</summary>
+    [Linux("include/linux/rwsem.h")]
+    bool rwsem_is_locked(rw_semaphore sem);
+
     /// <summary>Enters an RCU read-side critical section (no sleeping inside).</summary>
     [Linux("include/linux/rcupdate.h"), EntersContext(LockKind.Rcu), PairsWith("rcu_read_unlock")]
     void rcu_read_lock();

@@ -60,6 +60,6 @@ public sealed class PageAllocatorTests
             Assert.Null(alloc_pages(GFP_KERNEL, MAX_PAGE_ORDER + 1));
             Assert.Null(alloc_pages(GFP_KERNEL | __GFP_NOWARN, MAX_PAGE_ORDER + 1));
         });
-        Assert.Single(m.Reports.Where(r => r.Kind == ReportKind.Warning));
+        Assert.Single(m.Reports, r => r.Kind == ReportKind.Warning);
     }
 }

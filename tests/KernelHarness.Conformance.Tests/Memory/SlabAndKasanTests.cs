@@ -17,12 +17,11 @@ public sealed class SlabAndKasanTests
 {
     private static Machine Run(Action<ReferenceSlab> body, bool kasan = true)
     {
-        var m = new Machine(new MachineConfig { Seed = 1, Cpus = 2, Kasan = kasan });
-        m.Run(() => body((ReferenceSlab)SlabOf(m)));
+        var slab = new ReferenceSlab();
+        var m = new Machine(new MachineConfig { Seed = 1, Cpus = 2, Kasan = kasan }).With<KernelHarness.Subsystems.ISlab>(slab);
+        m.Run(() => body(slab));
         return m;
     }
-
-    private static object SlabOf(Machine m) => m.Slab;
 
     private static int Count(Machine m, ReportKind kind) => m.Reports.Count(r => r.Kind == kind);
 
@@ -90,7 +89,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Destroy_with_a_leaked_object_makes_two_reports_and_keeps_it()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var s = kmem_cache_create("TestSlub_leak_destroy", 64, 0, 0, null)!;
             var p = kmem_cache_alloc(s, GFP_KERNEL);
@@ -125,7 +124,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Kmalloc_oob_right_is_a_slab_out_of_bounds()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var p = kmalloc(120, GFP_KERNEL);
             ptr_ref<byte>(p + 120) = 1;
@@ -137,7 +136,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Kmalloc_uaf_reports_the_allocation_and_free_sites()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var p = kmalloc(10, GFP_KERNEL);
             kfree(p);
@@ -152,7 +151,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Double_free_and_invalid_free_are_reported_and_not_passed_on()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var s = kmem_cache_create("kasan-double", 200, 0, 0, null)!;
             var p = kmem_cache_alloc(s, GFP_KERNEL);
@@ -174,7 +173,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Krealloc_less_and_more_make_only_the_new_size_accessible()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var p = kmalloc(201, GFP_KERNEL);
             var q = krealloc(p, 235, GFP_KERNEL);
@@ -191,7 +190,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Ksize_unpoisons_the_whole_bucket_but_not_past_it()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var p = kmalloc(123, GFP_KERNEL);
             ulong real = ksize(p);
@@ -206,7 +205,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Krealloc_of_a_freed_object_is_a_use_after_free()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var p = kmalloc(32, GFP_KERNEL);
             kfree(p);
@@ -218,7 +217,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Page_alloc_uaf_and_kfree_via_page_address_are_handled()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var pg = alloc_pages(GFP_KERNEL, 1);
             var addr = page_address(pg!);
@@ -234,7 +233,7 @@ public sealed class SlabAndKasanTests
     [Fact]
     public void Kmem_cache_double_destroy_is_reported()
     {
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var s = kmem_cache_create("double-destroy", 32, 0, 0, null)!;
             kmem_cache_destroy(s);
@@ -247,7 +246,7 @@ public sealed class SlabAndKasanTests
     public void Lookups_stay_cheap_with_thousands_of_live_objects()
     {
         var sw = new Stopwatch();
-        var m = Run(_ =>
+        var m = Run(slab =>
         {
             var objs = new List<kptr>();
             sw.Start();

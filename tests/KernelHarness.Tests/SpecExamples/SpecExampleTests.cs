@@ -117,8 +117,27 @@ public class SpecExampleTests
         Sim.NoReports(m);
     }
 
-    [Fact(Skip = "needs the reference address space and page allocator subsystems (and a user task with an mm), which are not written yet")]
+    [Fact]
     public void MapTools_maps_counts_and_unmaps_without_a_report()
     {
+        ulong addr = 0;
+        int writable = -1, unmapped = -1, afterHole = -1;
+        bool user = false;
+        var m = Sim.Run(() =>
+        {
+            var mm = mm_alloc()!;
+            KernelHarness.Reference.AddressSpace.UserTasks.exec_mmap(mm);
+            user = Examples.AddressSpace.MapTools.is_user_context();
+            addr = Examples.AddressSpace.MapTools.map_scratch(3 * PAGE_SIZE);
+            writable = Examples.AddressSpace.MapTools.count_writable(mm);
+            unmapped = Examples.AddressSpace.MapTools.unmap_hole(mm, addr + PAGE_SIZE, PAGE_SIZE);
+            afterHole = mm.map_count;
+        });
+        Assert.True(user);
+        Assert.NotEqual(0UL, addr);
+        Assert.Equal(1, writable);
+        Assert.Equal(0, unmapped);
+        Assert.Equal(2, afterHole);
+        Sim.NoReports(m);
     }
 }

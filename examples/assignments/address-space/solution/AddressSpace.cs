@@ -5,7 +5,6 @@
 // overlap, "the first VMA with vm_end > addr" (find_vma) is a binary search over that list.
 using System.Collections.Generic;
 using KernelHarness;
-using KernelHarness.Reference.AddressSpace;
 using KernelHarness.Subsystems;
 using static KernelHarness.Kernel;
 
@@ -121,10 +120,10 @@ public sealed class StudentAddressSpace : IAddressSpace
 
     // ---- The mmap lock: mm->mmap_lock is a sleeping read/write semaphore ----
 
-    public void mmap_read_lock(mm_struct mm) => RwSemaphores.down_read(mm.mmap_lock);
-    public void mmap_read_unlock(mm_struct mm) => RwSemaphores.up_read(mm.mmap_lock);
-    public void mmap_write_lock(mm_struct mm) => RwSemaphores.down_write(mm.mmap_lock);
-    public void mmap_write_unlock(mm_struct mm) => RwSemaphores.up_write(mm.mmap_lock);
+    public void mmap_read_lock(mm_struct mm) => down_read(mm.mmap_lock);
+    public void mmap_read_unlock(mm_struct mm) => up_read(mm.mmap_lock);
+    public void mmap_write_lock(mm_struct mm) => down_write(mm.mmap_lock);
+    public void mmap_write_unlock(mm_struct mm) => up_write(mm.mmap_lock);
 
     // ---- get_unmapped_area: top-down from mmap_base ----
 

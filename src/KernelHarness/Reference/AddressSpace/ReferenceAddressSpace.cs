@@ -152,13 +152,13 @@ public sealed class ReferenceAddressSpace : IAddressSpace
 
     // ---- The mmap lock ----
 
-    public void mmap_read_lock(mm_struct mm) => RwSemaphores.down_read(mm.mmap_lock);
+    public void mmap_read_lock(mm_struct mm) => down_read(mm.mmap_lock);
 
-    public void mmap_read_unlock(mm_struct mm) => RwSemaphores.up_read(mm.mmap_lock);
+    public void mmap_read_unlock(mm_struct mm) => up_read(mm.mmap_lock);
 
-    public void mmap_write_lock(mm_struct mm) => RwSemaphores.down_write(mm.mmap_lock);
+    public void mmap_write_lock(mm_struct mm) => down_write(mm.mmap_lock);
 
-    public void mmap_write_unlock(mm_struct mm) => RwSemaphores.up_write(mm.mmap_lock);
+    public void mmap_write_unlock(mm_struct mm) => up_write(mm.mmap_lock);
 
     // ---- Placement (mm/mmap.c: __get_unmapped_area, generic_get_unmapped_area_topdown) ----
 

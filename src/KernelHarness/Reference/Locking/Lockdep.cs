@@ -81,7 +81,7 @@ internal sealed class Lockdep
         }
 
         // Interrupt-state consistency ({IN-HARDIRQ-W} vs {HARDIRQ-ON-W}).
-        bool spinning = kind is not (LockKind.Mutex or LockKind.Semaphore or LockKind.MmapRead or LockKind.MmapWrite);
+        bool spinning = kind is not (LockKind.Mutex or LockKind.Semaphore or LockKind.MmapRead or LockKind.MmapWrite or LockKind.RwSemRead or LockKind.RwSemWrite);
         if (spinning)
         {
             bool inHardIrq = (cpu.PreemptCount & Kernel.HARDIRQ_MASK) != 0;
@@ -122,7 +122,7 @@ internal sealed class Lockdep
         }
     }
 
-    private static bool IsReadKind(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.ReadLockBh or LockKind.MmapRead;
+    private static bool IsReadKind(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.ReadLockBh or LockKind.MmapRead or LockKind.RwSemRead;
 
     private static bool IsIrqDisablingKind(LockKind k) => k is LockKind.SpinIrq or LockKind.SpinIrqSave or LockKind.ReadLockIrq
         or LockKind.ReadLockIrqSave or LockKind.WriteLockIrq or LockKind.WriteLockIrqSave;

@@ -388,6 +388,30 @@ public sealed class ReferenceLocking : ILocking
         }
     }
 
+    // ---- rw_semaphore (kernel/locking/rwsem.c) ----
+
+    public void init_rwsem(rw_semaphore sem)
+    {
+        sem.count = 0;
+        sem.owner = null;
+        sem.readers.Clear();
+        sem.waiters.Clear();
+    }
+
+    public void down_read(rw_semaphore sem) => RwSemaphores.down_read(sem);
+
+    public int down_read_trylock(rw_semaphore sem) => RwSemaphores.down_read_trylock(sem);
+
+    public void up_read(rw_semaphore sem) => RwSemaphores.up_read(sem);
+
+    public void down_write(rw_semaphore sem) => RwSemaphores.down_write(sem);
+
+    public int down_write_trylock(rw_semaphore sem) => RwSemaphores.down_write_trylock(sem);
+
+    public void up_write(rw_semaphore sem) => RwSemaphores.up_write(sem);
+
+    public bool rwsem_is_locked(rw_semaphore sem) => RwSemaphores.rwsem_is_locked(sem);
+
     // ---- RCU (preemptible RCU: the depth is per task) ----
 
     public void rcu_read_lock() => M.CurrentSim.RcuDepth++;

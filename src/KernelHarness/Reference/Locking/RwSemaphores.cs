@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using KernelHarness.Runtime;
 using static KernelHarness.Kernel;
 
-namespace KernelHarness.Reference.AddressSpace;
+namespace KernelHarness.Reference.Locking;
 
 /// <summary>
 /// The sleeping read/write semaphore (<c>struct rw_semaphore</c>, kernel/locking/rwsem.c) under
@@ -12,14 +12,8 @@ namespace KernelHarness.Reference.AddressSpace;
 /// queues behind the waiter (writers are not starved); a release hands the lock to the head of the
 /// queue: one writer, or every reader queued at the head.
 /// </summary>
-/// <remarks>
-/// Public so that an address-space implementation (the reference, or a student's) can build
-/// <c>mmap_read_lock</c> &amp; co. on it as Linux does (<c>down_read(&amp;mm-&gt;mmap_lock)</c>) until the
-/// locking subsystem exports <c>down_read</c>/<c>up_read</c>/<c>down_write</c>/<c>up_write</c>. Held
-/// locks are recorded (the exit checks and sleep-in-atomic reports see them); lockdep does not
-/// validate their order.
-/// </remarks>
-public static class RwSemaphores
+/// <remarks>Reached through the locking subsystem (<c>down_read</c> &amp; co.); the address space builds <c>mmap_lock</c> on it.</remarks>
+internal static class RwSemaphores
 {
     private sealed class State
     {
@@ -119,7 +113,7 @@ public static class RwSemaphores
             m.Schedule(write ? "rwsem_down_write_slowpath" : "rwsem_down_read_slowpath");
         }
         t.Task.__state = TASK_RUNNING;
-        t.HeldLocks.Add(new HeldLock(sem, write ? LockKind.MmapWrite : LockKind.MmapRead, Site(m), m.CurrentCpu.IrqsEnabled));
+        t.HeldLocks.Add(new HeldLock(sem, write ? LockKind.RwSemWrite : LockKind.RwSemRead, Site(m), m.CurrentCpu.IrqsEnabled));
     }
 
     private static void Take(Machine m, SimTask t, rw_semaphore sem, bool write)
@@ -134,7 +128,7 @@ public static class RwSemaphores
             sem.count++;
             sem.readers.Add(t);
         }
-        t.HeldLocks.Add(new HeldLock(sem, write ? LockKind.MmapWrite : LockKind.MmapRead, Site(m), m.CurrentCpu.IrqsEnabled));
+        t.HeldLocks.Add(new HeldLock(sem, write ? LockKind.RwSemWrite : LockKind.RwSemRead, Site(m), m.CurrentCpu.IrqsEnabled));
     }
 
     private static void HandOver(Machine m, rw_semaphore sem)
@@ -176,5 +170,5 @@ public static class RwSemaphores
             function, ReportKind.LockdepBadUnlock);
     }
 
-    private static string? Site(Machine m) => m.Config.Lockdep ? StackCapture.FirstUserLocation(3) : null;
+    private static string? Site(Machine m) => m.TakeCallSite() ?? (m.Config.Lockdep ? StackCapture.FirstUserLocation(3) : null);
 }

@@ -1,0 +1,314 @@
+using System.Collections.Generic;
+using System.Linq;
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Rules;
+
+/// <summary>
+/// KH9001: any use of an API outside the assignment's allowlist. The list is the assignment's
+/// (an AdditionalFile <c>*.allowlist</c>, chosen by the <c>kernelharness.allowlist</c> editorconfig option
+/// when there are several; <c>include default</c> pulls in the default) or else the default list, the same
+/// file the grader embeds. Names are spelled as the grader's IL check spells them (namespace.Type.Member,
+/// nested types dotted, no generic arity, property accessors as get_X/set_X), and each use is checked as
+/// the IL check checks a member reference: its declaring type and the member, plus every type argument.
+/// What no allowlist can express (unsafe code, pointers, stackalloc, extern methods, dynamic) is refused.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
+{
+    /// <summary>The editorconfig / global option naming the assignment's allowlist file (or <c>default</c>).</summary>
+    public const string OptionName = "kernelharness.allowlist";
+
+    private protected override DiagnosticDescriptor Rule => Descriptors.KH9001;
+
+    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    {
+        var list = Load(start.Options, start.CancellationToken);
+        var own = start.Compilation.Assembly;
+        var checker = new Checker(list, own);
+
+        start.RegisterOperationAction(ctx => checker.Operation(ctx),
+            OperationKind.Invocation, OperationKind.ObjectCreation, OperationKind.PropertyReference, OperationKind.FieldReference,
+            OperationKind.EventReference, OperationKind.MethodReference, OperationKind.TypeOf, OperationKind.Conversion,
+            OperationKind.VariableDeclarator, OperationKind.Lock, OperationKind.DeclarationPattern, OperationKind.TypePattern,
+            OperationKind.IsType, OperationKind.Binary, OperationKind.Unary, OperationKind.DefaultValue, OperationKind.ArrayCreation);
+        start.RegisterSymbolAction(ctx => checker.Symbol(ctx), SymbolKind.NamedType, SymbolKind.Method, SymbolKind.Field, SymbolKind.Property, SymbolKind.Event);
+        start.RegisterSyntaxNodeAction(ctx => checker.Unsafe(ctx),
+            SyntaxKind.UnsafeStatement, SyntaxKind.PointerType, SyntaxKind.FunctionPointerType, SyntaxKind.StackAllocArrayCreationExpression,
+            SyntaxKind.ImplicitStackAllocArrayCreationExpression, SyntaxKind.FixedStatement);
+    }
+
+    internal static Allowlist Load(AnalyzerOptions options, System.Threading.CancellationToken ct)
+    {
+        options.AnalyzerConfigOptionsProvider.GlobalOptions.TryGetValue(OptionName, out var chosen);
+        if (chosen is not null && chosen.Trim() == "default")
+            return Allowlist.Default;
+        AdditionalText? file = null;
+        foreach (var f in options.AdditionalFiles)
+        {
+            var name = System.IO.Path.GetFileName(f.Path);
+            if (!name.EndsWith(".allowlist", System.StringComparison.OrdinalIgnoreCase))
+                continue;
+            if (chosen is null || name == chosen.Trim() || f.Path.EndsWith(chosen.Trim(), System.StringComparison.Ordinal))
+                file = f;
+        }
+        var text = file?.GetText(ct);
+        if (file is null || text is null)
+            return Allowlist.Default;
+        return Allowlist.Parse(text.ToString(), System.IO.Path.GetFileName(file.Path), out _);
+    }
+
+    private sealed class Checker
+    {
+        private readonly Allowlist list;
+        private readonly IAssemblySymbol own;
+
+        public Checker(Allowlist list, IAssemblySymbol own)
+        {
+            this.list = list;
+            this.own = own;
+        }
+
+        public void Operation(OperationAnalysisContext ctx)
+        {
+            var op = ctx.Operation;
+            string? refused = null;
+            string? reason = null;
+            bool Check(ISymbol? s, string? member = null)
+            {
+                if (refused is not null || s is null)
+                    return false;
+                var r = Why(s, member);
+                if (r is null)
+                    return false;
+                (refused, reason) = r.Value;
+                return true;
+            }
+            switch (op)
+            {
+                case IInvocationOperation inv:
+                {
+                    var m = inv.TargetMethod.ReducedFrom ?? inv.TargetMethod;
+                    Check(m);
+                    foreach (var t in inv.TargetMethod.TypeArguments)
+                        Check(t);
+                    break;
+                }
+                case IObjectCreationOperation oc:
+                    if (oc.Constructor is not null)
+                        Check(oc.Constructor);
+                    else
+                        Check(oc.Type);
+                    break;
+                case IPropertyReferenceOperation p:
+                {
+                    bool set = op.Parent is ISimpleAssignmentOperation sa && sa.Target == op;
+                    var acc = set ? p.Property.SetMethod : p.Property.GetMethod;
+                    if (acc is not null) Check(acc); else Check(p.Property);
+                    break;
+                }
+                case IFieldReferenceOperation f:
+                    if (!f.Field.IsConst)
+                        Check(f.Field);
+                    break;
+                case IEventReferenceOperation e:
+                    Check(e.Event);
+                    break;
+                case IMethodReferenceOperation mr:
+                    Check(mr.Method.ReducedFrom ?? mr.Method);
+                    break;
+                case ITypeOfOperation to:
+                    Check(to.TypeOperand);
+                    break;
+                case IConversionOperation c:
+                    if (c.OperatorMethod is not null)
+                        Check(c.OperatorMethod);
+                    else if (!c.IsImplicit && c.Type is not null)
+                        Check(c.Type);
+                    break;
+                case IVariableDeclaratorOperation vd:
+                    Check(vd.Symbol.Type);
+                    break;
+                case ILockOperation:
+                    refused = "lock (System.Threading.Monitor)";
+                    reason = list.Refusal("System.Threading.Monitor.Enter") ?? list.Refusal("System.Threading.Monitor");
+                    if (reason is null)
+                        refused = null;
+                    break;
+                case IDeclarationPatternOperation dp:
+                    Check(dp.MatchedType);
+                    break;
+                case ITypePatternOperation tp:
+                    Check(tp.MatchedType);
+                    break;
+                case IIsTypeOperation it:
+                    Check(it.TypeOperand);
+                    break;
+                case IBinaryOperation b:
+                    Check(b.OperatorMethod);
+                    break;
+                case IUnaryOperation u:
+                    Check(u.OperatorMethod);
+                    break;
+                case IDefaultValueOperation dv:
+                    Check(dv.Type);
+                    break;
+                case IArrayCreationOperation ac:
+                    Check(ac.Type);
+                    break;
+            }
+            if (refused is not null)
+                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, op.Syntax.GetLocation(), refused, reason));
+        }
+
+        public void Symbol(SymbolAnalysisContext ctx)
+        {
+            var s = ctx.Symbol;
+            if (s.IsImplicitlyDeclared)
+                return;
+            var loc = s.Locations.FirstOrDefault() ?? Location.None;
+            var types = new List<ITypeSymbol?>();
+            switch (s)
+            {
+                case INamedTypeSymbol t:
+                    if (t.TypeKind != TypeKind.Delegate)
+                    {
+                        types.Add(t.BaseType);
+                        types.AddRange(t.Interfaces);
+                    }
+                    break;
+                case IMethodSymbol m:
+                    if (m.MethodKind is MethodKind.PropertyGet or MethodKind.PropertySet or MethodKind.EventAdd or MethodKind.EventRemove)
+                        break;
+                    if (m.IsExtern || m.GetDllImportData() is not null)
+                    {
+                        ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, loc, "extern method " + m.Name, "native code is never allowed"));
+                        return;
+                    }
+                    types.Add(m.ReturnType);
+                    types.AddRange(m.Parameters.Select(p => p.Type));
+                    break;
+                case IFieldSymbol f:
+                    types.Add(f.Type);
+                    break;
+                case IPropertySymbol p:
+                    types.Add(p.Type);
+                    types.AddRange(p.Parameters.Select(x => x.Type));
+                    break;
+                case IEventSymbol e:
+                    types.Add(e.Type);
+                    break;
+            }
+            foreach (var a in s.GetAttributes())
+                types.Add(a.AttributeClass);
+            foreach (var t in types)
+            {
+                if (t is null)
+                    continue;
+                var r = Why(t, null);
+                if (r is not null)
+                {
+                    ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, loc, r.Value.Name, r.Value.Reason));
+                    return;
+                }
+            }
+        }
+
+        public void Unsafe(SyntaxNodeAnalysisContext ctx)
+        {
+            var what = ctx.Node.Kind() switch
+            {
+                SyntaxKind.UnsafeStatement => "unsafe code",
+                SyntaxKind.FixedStatement => "fixed (pinned pointers)",
+                SyntaxKind.StackAllocArrayCreationExpression or SyntaxKind.ImplicitStackAllocArrayCreationExpression => "stackalloc (IL localloc)",
+                _ => "pointer type (unsafe code)",
+            };
+            // One finding per construct: a pointer type inside an unsafe block or fixed statement is the same use.
+            if (ctx.Node is PointerTypeSyntax or FunctionPointerTypeSyntax && ctx.Node.Ancestors().Any(a => a is UnsafeStatementSyntax or FixedStatementSyntax or PointerTypeSyntax))
+                return;
+            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, ctx.Node.GetLocation(), what, "unsafe code is never allowed"));
+        }
+
+        /// <summary>The first refused name a use of <paramref name="s"/> involves, with the reason; null when allowed.</summary>
+        private (string Name, string Reason)? Why(ISymbol s, string? member)
+        {
+            switch (s)
+            {
+                case IArrayTypeSymbol a:
+                    return Why(a.ElementType, null);
+                case IPointerTypeSymbol:
+                case IFunctionPointerTypeSymbol:
+                    return ("pointer type (unsafe code)", "unsafe code is never allowed");
+                case IDynamicTypeSymbol:
+                    return ("dynamic (Microsoft.CSharp.RuntimeBinder)", list.Refusal("Microsoft.CSharp.RuntimeBinder") ?? "no allowlist rule permits it");
+                case ITypeParameterSymbol:
+                case IErrorTypeSymbol:
+                    return null;
+                case INamedTypeSymbol t:
+                {
+                    if (t.IsTupleType && t.TupleUnderlyingType is { } under && !SymbolEqualityComparer.Default.Equals(under, t))
+                        return Why(under, null);
+                    if (!IsOwn(t))
+                    {
+                        var name = TypeName(t);
+                        var r = list.Refusal(name);
+                        if (r is not null)
+                            return (name, r);
+                    }
+                    foreach (var arg in t.TypeArguments)
+                    {
+                        var r = Why(arg, null);
+                        if (r is not null)
+                            return r;
+                    }
+                    if (t.ContainingType is { } outer && !IsOwn(outer))
+                        foreach (var arg in outer.TypeArguments)
+                        {
+                            var r = Why(arg, null);
+                            if (r is not null)
+                                return r;
+                        }
+                    return null;
+                }
+                case IMethodSymbol or IFieldSymbol or IPropertySymbol or IEventSymbol:
+                {
+                    var type = s.ContainingType;
+                    if (type is null)
+                        return null;
+                    var r = Why(type, null);
+                    if (r is not null)
+                        return r;
+                    if (IsOwn(type))
+                        return null;
+                    var full = TypeName(type) + "." + (member ?? s.MetadataName);
+                    var why = list.Refusal(full);
+                    if (why is not null)
+                        return (full, why);
+                    if (s is IMethodSymbol m)
+                        foreach (var p in m.Parameters)
+                            if (p.Type is IPointerTypeSymbol or IFunctionPointerTypeSymbol)
+                                return ("pointer type (unsafe code)", "unsafe code is never allowed");
+                    return null;
+                }
+            }
+            return null;
+        }
+
+        private bool IsOwn(ITypeSymbol t) => SymbolEqualityComparer.Default.Equals(t.ContainingAssembly, own);
+
+        /// <summary>The dotted name the IL check uses: namespace.Outer.Inner, no generic arity.</summary>
+        internal static string TypeName(INamedTypeSymbol t)
+        {
+            t = t.OriginalDefinition;
+            if (t.ContainingType is not null)
+                return TypeName(t.ContainingType) + "." + t.Name;
+            var ns = t.ContainingNamespace;
+            return ns is null || ns.IsGlobalNamespace ? t.Name : ns.ToDisplayString() + "." + t.Name;
+        }
+    }
+}
