@@ -97,8 +97,8 @@ internal sealed class KernelSymbols
     public Role RoleOf(ISymbol symbol)
     {
         foreach (var a in symbol.GetAttributes())
-            if (Is(a, KernelRoleAttr) && a.ConstructorArguments.Length == 1 && a.ConstructorArguments[0].Value is int r)
-                return (Role)r;
+            if (Is(a, KernelRoleAttr) && a.ConstructorArguments.Length == 1)
+                return ApiInfo.EnumByName(a.ConstructorArguments[0], Role.None);
         return Role.None;
     }
 
@@ -135,19 +135,19 @@ internal enum LockKind
 {
     Unknown = 0, Spin, SpinIrq, SpinIrqSave, SpinBh, ReadLock, ReadLockIrq, ReadLockIrqSave, ReadLockBh,
     WriteLock, WriteLockIrq, WriteLockIrqSave, WriteLockBh, Mutex, Semaphore, Rcu, MmapRead, MmapWrite,
-    IrqSave, IrqDisable, Preempt, BottomHalf, KmapAtomic,
+    IrqSave, IrqDisable, Preempt, BottomHalf, KmapAtomic, RwSemRead, RwSemWrite,
 }
 
 /// <summary>KernelHarness.KernelContext, mirrored.</summary>
 [System.Flags]
-internal enum Ctx { None = 0, Process = 1, SoftIrq = 2, HardIrq = 4, Interrupt = 6, Atomic = 8 }
+internal enum Ctx { None = 0, Process = 1, SoftIrq = 2, HardIrq = 4, Interrupt = 6, Atomic = 64 }
 
 /// <summary>KernelHarness.AcquireCondition, mirrored.</summary>
 internal enum When { Always = 0, ReturnsTrue, ReturnsNonZero, ReturnsZero, ReturnsNonNull }
 
 /// <summary>KernelHarness.Annotations.AllocFamily, mirrored.</summary>
 [System.Flags]
-internal enum AllocFamily { None = 0, Kmalloc = 1, KmemCache = 2, Vmalloc = 4, Pages = 8, PageStruct = 16 }
+internal enum AllocFamily { None = 0, Kmalloc = 1, KmemCache = 2, Vmalloc = 4, Pages = 8, PageStruct = 16, Kvmalloc = Kmalloc | Vmalloc }
 
 internal sealed record LockSpec(string Path, LockKind Kind, When When, string? FlagsParameter, bool IsContext);
 
@@ -195,27 +195,27 @@ internal sealed class ApiInfo
             if (KernelSymbols.Is(a, k.MightSleep))
             {
                 info.MightSleep = true;
-                info.SleepExceptIn = (Ctx)Named(a, "ExceptIn", 0);
+                info.SleepExceptIn = NamedEnum(a, "ExceptIn", Ctx.None);
             }
             else if (KernelSymbols.Is(a, k.MightSleepIfGfp))
                 info.SleepIfGfp = Arg(a, 0);
             else if (KernelSymbols.Is(a, k.Acquires))
-                acq.Add(new LockSpec(Arg(a, 0) ?? "", (LockKind)Named(a, "Kind", 0), (When)Named(a, "When", 0), NamedString(a, "FlagsParameter"), false));
+                acq.Add(new LockSpec(Arg(a, 0) ?? "", NamedEnum(a, "Kind", LockKind.Unknown), NamedEnum(a, "When", When.Always), NamedString(a, "FlagsParameter"), false));
             else if (KernelSymbols.Is(a, k.Releases))
-                rel.Add(new LockSpec(Arg(a, 0) ?? "", (LockKind)Named(a, "Kind", 0), When.Always, NamedString(a, "FlagsParameter"), false));
+                rel.Add(new LockSpec(Arg(a, 0) ?? "", NamedEnum(a, "Kind", LockKind.Unknown), When.Always, NamedString(a, "FlagsParameter"), false));
             else if (KernelSymbols.Is(a, k.EntersContext))
-                acq.Add(new LockSpec("", (LockKind)ArgInt(a, 0), When.Always, NamedString(a, "FlagsParameter"), true));
+                acq.Add(new LockSpec("", ArgEnum(a, 0, LockKind.Unknown), When.Always, NamedString(a, "FlagsParameter"), true));
             else if (KernelSymbols.Is(a, k.LeavesContext))
-                rel.Add(new LockSpec("", (LockKind)ArgInt(a, 0), When.Always, NamedString(a, "FlagsParameter"), true));
+                rel.Add(new LockSpec("", ArgEnum(a, 0, LockKind.Unknown), When.Always, NamedString(a, "FlagsParameter"), true));
             else if (KernelSymbols.Is(a, k.MustHold))
                 must.Add(Arg(a, 0) ?? "");
             else if (KernelSymbols.Is(a, k.PairsWith))
                 pairs.Add(Arg(a, 0) ?? "");
             else if (KernelSymbols.Is(a, k.Callback))
-                cbs.Add(new CallbackSpec(Arg(a, 0) ?? "", (Ctx)ArgInt(a, 1)));
+                cbs.Add(new CallbackSpec(Arg(a, 0) ?? "", ArgEnum(a, 1, Ctx.None)));
             else if (KernelSymbols.Is(a, k.Allocates))
             {
-                info.Allocates = (AllocFamily)ArgInt(a, 0);
+                info.Allocates = ArgEnum(a, 0, AllocFamily.None);
                 info.AllocGfp = NamedString(a, "Gfp");
             }
             else if (KernelSymbols.Is(a, k.AtomicContext))
@@ -223,7 +223,7 @@ internal sealed class ApiInfo
             else if (KernelSymbols.Is(a, k.ProcessContext))
                 info.DeclaredContext |= Ctx.Process;
             else if (KernelSymbols.Is(a, k.KernelRoleAttr))
-                info.Role = (Role)ArgInt(a, 0);
+                info.Role = ArgEnum(a, 0, Role.None);
             else if (KernelSymbols.Is(a, k.KernelFunction))
                 info.IsKernelFunction = true;
         }
@@ -245,6 +245,42 @@ internal sealed class ApiInfo
             if (kv.Key == name && kv.Value.Value is int v)
                 return v;
         return fallback;
+    }
+
+    private static T ArgEnum<T>(AttributeData a, int i, T fallback) where T : struct
+        => a.ConstructorArguments.Length > i ? EnumByName(a.ConstructorArguments[i], fallback) : fallback;
+
+    private static T NamedEnum<T>(AttributeData a, string name, T fallback) where T : struct
+    {
+        foreach (var kv in a.NamedArguments)
+            if (kv.Key == name)
+                return EnumByName(kv.Value, fallback);
+        return fallback;
+    }
+
+    /// <summary>
+    /// Maps an enum argument of the kernel's attributes onto the analyzers' mirror by member name, so
+    /// that a member added to the API's enums (or reordered) never shifts what a value means here.
+    /// Flag combinations with no single name are mapped bit by bit.
+    /// </summary>
+    public static T EnumByName<T>(TypedConstant c, T fallback) where T : struct
+    {
+        if (c.Value is null || c.Type is not INamedTypeSymbol type)
+            return fallback;
+        var value = System.Convert.ToInt64(c.Value, System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var f in type.GetMembers().OfType<IFieldSymbol>())
+            if (f.HasConstantValue && System.Convert.ToInt64(f.ConstantValue, System.Globalization.CultureInfo.InvariantCulture) == value)
+                return System.Enum.TryParse<T>(f.Name, out var named) ? named : fallback;
+        long result = 0;
+        foreach (var f in type.GetMembers().OfType<IFieldSymbol>())
+        {
+            if (!f.HasConstantValue)
+                continue;
+            var bit = System.Convert.ToInt64(f.ConstantValue, System.Globalization.CultureInfo.InvariantCulture);
+            if (bit != 0 && (bit & (bit - 1)) == 0 && (value & bit) != 0 && System.Enum.TryParse<T>(f.Name, out var part))
+                result |= System.Convert.ToInt64(part, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return result == 0 ? fallback : (T)System.Enum.ToObject(typeof(T), result);
     }
 
     private static string? NamedString(AttributeData a, string name)

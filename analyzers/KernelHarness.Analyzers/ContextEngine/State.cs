@@ -88,13 +88,13 @@ internal static class Kinds
 {
     public static bool IsAtomic(LockKind k) => k switch
     {
-        LockKind.Mutex or LockKind.Semaphore or LockKind.MmapRead or LockKind.MmapWrite or LockKind.Unknown => false,
+        LockKind.Mutex or LockKind.Semaphore or LockKind.MmapRead or LockKind.MmapWrite or LockKind.RwSemRead or LockKind.RwSemWrite or LockKind.Unknown => false,
         _ => true,
     };
 
     public static bool IsContext(LockKind k) => k is LockKind.Preempt or LockKind.IrqSave or LockKind.IrqDisable or LockKind.Rcu or LockKind.BottomHalf or LockKind.KmapAtomic;
 
-    public static bool IsRead(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockBh or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.MmapRead;
+    public static bool IsRead(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockBh or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.MmapRead or LockKind.RwSemRead;
 
     /// <summary>The rule that owns the balance of this kind.</summary>
     public static string BalanceRule(LockKind k) => k switch
@@ -124,6 +124,7 @@ internal static class Kinds
         LockKind.Mutex => "mutex",
         LockKind.Semaphore => "semaphore",
         LockKind.MmapRead or LockKind.MmapWrite => "mmap_lock",
+        LockKind.RwSemRead or LockKind.RwSemWrite => "rw_semaphore",
         _ => "lock",
     };
 
