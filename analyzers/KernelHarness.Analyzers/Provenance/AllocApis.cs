@@ -39,13 +39,13 @@ internal sealed class AllocApis
         return false;
     }
 
-    private (AllocApi?, FreeApi?) Get(IMethodSymbol m)
+    private (AllocApi? Alloc, FreeApi? Free) Get(IMethodSymbol m)
     {
         m = (m.ReducedFrom ?? m).OriginalDefinition;
         return cache.GetOrAdd(m, Parse);
     }
 
-    private (AllocApi?, FreeApi?) Parse(IMethodSymbol m)
+    private (AllocApi? Alloc, FreeApi? Free) Parse(IMethodSymbol m)
     {
         AllocApi? alloc = null;
         FreeApi? free = null;

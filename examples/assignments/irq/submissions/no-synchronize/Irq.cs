@@ -259,7 +259,7 @@ public sealed class StudentIrq : IIrq
             pr_err($"irq {desc.irq}: nobody cared (try booting with the \"irqpoll\" option)");
             pr_err("handlers:");
             for (var a = desc.action; a is not null; a = a.next)
-                pr_err($"[<{a.handler?.Method.Name}>] {a.name}");
+                pr_err($"[<{a.name}>] {a.name}{(a.thread_fn is null ? "" : " threaded")}");
             pr_err($"Disabling IRQ #{desc.irq}");
             desc.istate |= IRQS_SPURIOUS_DISABLED;
             desc.depth++;

@@ -1,0 +1,542 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Text;
+using KernelHarness.Analyzers.ContextEngine;
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.FlowAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Provenance;
+
+/// <summary>
+/// The path-sensitive walk of one method's control-flow graph for KH3001–KH3004. Each path carries which
+/// allocation every local, parameter and field holds and the state of each allocation (live, known NULL,
+/// freed, checked against NULL, passed to an owner), so a free is judged against the allocation it frees
+/// on that path, a NULL test refines both branches, and an error return sees what is still owned.
+/// Helpers are followed through their summaries (<see cref="ProvenanceModel"/>).
+/// </summary>
+internal sealed class ProvenanceEngine
+{
+    private const int MaxStatesPerBlock = 24;
+
+    private readonly ProvenanceModel pm;
+    private readonly KernelSymbols k;
+    private readonly IMethodSymbol method;
+    private readonly List<Site> sites = new();
+    private readonly Dictionary<string, int> siteIds = new();
+    private readonly Dictionary<string, Finding> findings = new();
+
+    private enum Status { Live, Null, Freed, Unknown }
+
+    private sealed record Site(Origin Origin, bool Owned, string Name);
+
+    private readonly record struct AState(Status Status, bool Checked, bool Escaped, Location? FreedAt);
+
+    private sealed class PState
+    {
+        public Dictionary<string, int> Vars = new();
+        public Dictionary<int, AState> Allocs = new();
+        public Dictionary<string, long> Consts = new();
+        public Dictionary<CaptureId, int> Captures = new();
+
+        public PState Clone() => new()
+        {
+            Vars = new Dictionary<string, int>(Vars),
+            Allocs = new Dictionary<int, AState>(Allocs),
+            Consts = new Dictionary<string, long>(Consts),
+            Captures = new Dictionary<CaptureId, int>(Captures),
+        };
+
+        public string Signature()
+        {
+            var sb = new StringBuilder();
+            foreach (var kv in Vars.OrderBy(x => x.Key, System.StringComparer.Ordinal))
+                sb.Append(kv.Key).Append('=').Append(kv.Value).Append(';');
+            sb.Append('|');
+            foreach (var kv in Allocs.OrderBy(x => x.Key))
+                sb.Append(kv.Key).Append(':').Append((int)kv.Value.Status).Append(kv.Value.Checked ? 'c' : '-').Append(kv.Value.Escaped ? 'e' : '-').Append(kv.Value.FreedAt?.SourceSpan.Start ?? -1).Append(';');
+            sb.Append('|');
+            foreach (var kv in Consts.OrderBy(x => x.Key, System.StringComparer.Ordinal))
+                sb.Append(kv.Key).Append('=').Append(kv.Value).Append(';');
+            return sb.ToString();
+        }
+    }
+
+    private ProvenanceEngine(ProvenanceModel pm, IMethodSymbol method)
+    {
+        this.pm = pm;
+        k = pm.K;
+        this.method = method;
+    }
+
+    public static ImmutableArray<Finding> Run(ProvenanceModel pm, IMethodSymbol method)
+    {
+        var body = pm.Model.Index.BodyOf(method);
+        if (body is null || !HasCandidates(pm, body))
+            return ImmutableArray<Finding>.Empty;
+        var cfg = pm.Model.CfgOf(method);
+        if (cfg is null)
+            return ImmutableArray<Finding>.Empty;
+        var engine = new ProvenanceEngine(pm, method);
+        engine.Explore(cfg);
+        return engine.findings.Values.OrderBy(f => f.Location.SourceSpan.Start).ToImmutableArray();
+    }
+
+    private static bool HasCandidates(ProvenanceModel pm, IOperation body)
+    {
+        foreach (var op in ProvenanceModel.Descend(body))
+        {
+            if (op is not IInvocationOperation inv)
+                continue;
+            if (pm.Apis.Alloc(inv.TargetMethod) is not null || pm.Apis.Free(inv.TargetMethod) is not null)
+                return true;
+            if (pm.IsSource(inv.TargetMethod) && (!pm.FreesOf(inv.TargetMethod).IsEmpty || pm.ReturnOrigin(inv.TargetMethod) is not null))
+                return true;
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------- exploration
+
+    private void Explore(ControlFlowGraph cfg)
+    {
+        var seen = new Dictionary<int, HashSet<string>>();
+        var work = new Queue<(BasicBlock Block, PState State)>();
+        void Enqueue(BasicBlock b, PState s)
+        {
+            if (!seen.TryGetValue(b.Ordinal, out var set))
+                seen[b.Ordinal] = set = new HashSet<string>();
+            if (set.Count >= MaxStatesPerBlock || !set.Add(s.Signature()))
+                return;
+            work.Enqueue((b, s));
+        }
+        Enqueue(cfg.Blocks[0], new PState());
+        int budget = 20000;
+        while (work.Count > 0 && budget-- > 0)
+        {
+            pm.Model.CancellationToken.ThrowIfCancellationRequested();
+            var (block, state) = work.Dequeue();
+            Process(cfg, block, state.Clone(), Enqueue);
+        }
+    }
+
+    private void Process(ControlFlowGraph cfg, BasicBlock block, PState s, System.Action<BasicBlock, PState> enqueue)
+    {
+        if (block.Kind == BasicBlockKind.Exit)
+            return;
+        foreach (var op in block.Operations)
+            Walk(op, s);
+        var branch = block.BranchValue;
+        if (branch is not null)
+            Walk(branch, s);
+        if (branch is not null && block.ConditionalSuccessor is not null)
+        {
+            bool condOnTrue = block.ConditionKind == ControlFlowConditionKind.WhenTrue;
+            var t = s.Clone();
+            var f = s;
+            Refine(branch, t, true);
+            Refine(branch, f, false);
+            Follow(cfg, block.ConditionalSuccessor, condOnTrue ? t : f, null, enqueue);
+            Follow(cfg, block.FallThroughSuccessor, condOnTrue ? f : t, null, enqueue);
+            return;
+        }
+        Follow(cfg, block.FallThroughSuccessor, s, branch, enqueue);
+    }
+
+    private void Follow(ControlFlowGraph cfg, ControlFlowBranch? br, PState s, IOperation? returned, System.Action<BasicBlock, PState> enqueue)
+    {
+        if (br is null)
+            return;
+        foreach (var region in br.FinallyRegions)
+            for (int i = region.FirstBlockOrdinal; i <= region.LastBlockOrdinal && i < cfg.Blocks.Length; i++)
+            {
+                foreach (var op in cfg.Blocks[i].Operations)
+                    Walk(op, s);
+                if (cfg.Blocks[i].BranchValue is { } bv)
+                    Walk(bv, s);
+            }
+        var dest = br.Destination;
+        if (dest is null)
+            return;
+        if (dest.Kind == BasicBlockKind.Exit)
+        {
+            Exit(s, br.Semantics == ControlFlowBranchSemantics.Return ? returned : null);
+            return;
+        }
+        enqueue(dest, s);
+    }
+
+    // ---------------------------------------------------------------- operations
+
+    private void Walk(IOperation op, PState s)
+    {
+        switch (op)
+        {
+            case IFlowAnonymousFunctionOperation or IAnonymousFunctionOperation or ILocalFunctionOperation:
+                Captured(op.Syntax, s);
+                return;
+        }
+        foreach (var c in op.ChildOperations)
+            Walk(c, s);
+        switch (op)
+        {
+            case ISimpleAssignmentOperation a:
+                Assign(a, s);
+                break;
+            case IFlowCaptureOperation fc:
+                if (Eval(fc.Value, s) is int id)
+                    s.Captures[fc.Id] = id;
+                else
+                    s.Captures.Remove(fc.Id);
+                break;
+            case IInvocationOperation inv:
+                Call(inv, s);
+                break;
+            case IObjectCreationOperation oc:
+                foreach (var arg in oc.Arguments)
+                    if (Peek(arg.Value, s) is int id2)
+                        Escape(id2, s);
+                break;
+        }
+    }
+
+    /// <summary>A lambda or local function that mentions a tracked variable takes it over.</summary>
+    private void Captured(SyntaxNode syntax, PState s)
+    {
+        var names = new HashSet<string>(syntax.DescendantNodes().OfType<IdentifierNameSyntax>().Select(i => i.Identifier.ValueText));
+        foreach (var kv in s.Vars.ToList())
+        {
+            var name = VarName(kv.Key);
+            if (kv.Value >= 0 && names.Contains(name))
+                Escape(kv.Value, s);
+        }
+    }
+
+    private static string VarName(string key)
+    {
+        var body = key.Substring(2);
+        int at = body.IndexOf('@');
+        if (at >= 0)
+            body = body.Substring(0, at);
+        int dot = body.LastIndexOf('.');
+        return dot >= 0 ? body.Substring(dot + 1) : body;
+    }
+
+    private void Assign(ISimpleAssignmentOperation a, PState s)
+    {
+        var target = Summaries.Eval.Unwrap(a.Target);
+        var key = VarKey(target);
+        var id = Eval(a.Value, s);
+        bool local = target is ILocalReferenceOperation or IParameterReferenceOperation;
+        if (!local && id is int escaped)
+            Escape(escaped, s);
+        if (key is null)
+            return;
+        s.Vars[key] = id ?? -1;
+        if (local && a.Value.ConstantValue.HasValue && ProvenanceModel.ToLong(a.Value.ConstantValue.Value) is long c)
+            s.Consts[key] = c;
+        else
+            s.Consts.Remove(key);
+    }
+
+    private void Escape(int id, PState s)
+    {
+        if (s.Allocs.TryGetValue(id, out var st))
+            s.Allocs[id] = st with { Escaped = true };
+    }
+
+    private void Call(IInvocationOperation inv, PState s)
+    {
+        var target = inv.TargetMethod;
+        var free = pm.Apis.Free(target);
+        if (free is not null)
+        {
+            var ptr = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == free.Pointer);
+            if (ptr is null || Peek(ptr.Value, s) is not int id)
+                return;
+            string? cacheKey = null, cacheText = null;
+            long? order = free.Order is null ? 0 : null;
+            foreach (var a in inv.Arguments)
+            {
+                if (free.Cache is not null && a.Parameter?.Name == free.Cache)
+                {
+                    cacheKey = ProvenanceModel.KeyOf(a.Value);
+                    cacheText = a.Value.Syntax.ToString().TrimEnd('!');
+                }
+                else if (free.Order is not null && a.Parameter?.Name == free.Order)
+                    order = Summaries.Eval.Const(a.Value, method, default) is { } c ? ProvenanceModel.ToLong(c) : null;
+            }
+            Free(s, id, new FreeSummary(0, free.Family, cacheKey, cacheText, order, k.DisplayName(target), true, ""), inv, ptr.Value.Syntax.ToString(), direct: true);
+            return;
+        }
+        var alloc = pm.Apis.Alloc(target);
+        if (alloc?.Reallocates is { } re)
+        {
+            var old = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == re);
+            if (old is not null && Peek(old.Value, s) is int oid && s.Allocs.TryGetValue(oid, out var ost))
+                s.Allocs[oid] = ost with { Status = Status.Unknown };
+        }
+        if (pm.IsSource(target))
+        {
+            var sums = pm.FreesOf(target);
+            foreach (var arg in inv.Arguments)
+            {
+                if (arg.Parameter is null || Peek(arg.Value, s) is not int id)
+                    continue;
+                var sum = sums.FirstOrDefault(x => x.Parameter == arg.Parameter.Ordinal);
+                if (sum is null)
+                {
+                    Escape(id, s);
+                    continue;
+                }
+                var (ck, ct) = ProvenanceModel.MapCache(sum.CacheKey, sum.CacheText, inv);
+                Free(s, id, sum with { CacheKey = ck, CacheText = ct }, inv, arg.Value.Syntax.ToString(), direct: false);
+            }
+            if (inv.Instance is not null && Peek(inv.Instance, s) is int iid)
+                Escape(iid, s);
+            return;
+        }
+        if (!SymbolEqualityComparer.Default.Equals(target.ContainingType, k.Kernel))
+        {
+            // The base library (a list, a dictionary …) takes the pointer over.
+            foreach (var arg in inv.Arguments)
+                if (Peek(arg.Value, s) is int id)
+                    Escape(id, s);
+            return;
+        }
+        var role = k.Info(target).Role;
+        foreach (var arg in inv.Arguments)
+        {
+            if (Peek(arg.Value, s) is not int id)
+                continue;
+            if (pm.Apis.TakesOwnership(arg.Parameter))
+            {
+                Escape(id, s);
+                continue;
+            }
+            if (role != Role.Dereference || !s.Allocs.TryGetValue(id, out var st))
+                continue;
+            var site = sites[id];
+            if (st.Status == Status.Live && !st.Checked && site.Owned && site.Origin.CanFail)
+            {
+                Report(DiagnosticIds.UseBeforeNullCheck, arg.Value.Syntax.GetLocation(), null,
+                    arg.Value.Syntax.ToString(), site.Origin.Describe, Kinds.Where(site.Origin.Location), k.DisplayName(target) + "()");
+                // Reported once: from here on the path behaves as if checked.
+                s.Allocs[id] = st with { Checked = true };
+            }
+        }
+    }
+
+    private void Free(PState s, int id, FreeSummary how, IInvocationOperation call, string ptrText, bool direct)
+    {
+        if (!s.Allocs.TryGetValue(id, out var st) || st.Status == Status.Null)
+            return;
+        var site = sites[id];
+        var o = site.Origin;
+        var loc = call.Syntax.GetLocation();
+        var via = direct ? "" : " — called via " + how.Chain;
+        bool mismatch = !AllocApis.Accepts(how.Family, o.Family)
+            || (how.Family == AllocFamily.KmemCache && o.Family == AllocFamily.KmemCache && IsField(how.CacheKey) && IsField(o.CacheKey) && how.CacheKey != o.CacheKey)
+            || (how.Family is AllocFamily.Pages or AllocFamily.PageStruct && o.Family == how.Family && how.Order is long a && o.Order is long b && a != b);
+        if (mismatch && o.Family != AllocFamily.None)
+        {
+            var use = Replacement(o, ptrText);
+            var props = ImmutableDictionary<string, string?>.Empty;
+            if (direct && use is not null && (o.Family != AllocFamily.KmemCache || CacheUsableHere(o)))
+                props = props.Add("Replacement", use);
+            Report(DiagnosticIds.MismatchedFree, loc, props,
+                how.Api + "()", o.Describe, Kinds.Where(o.Location), via, use ?? AllocApis.FreeName(o.Family) + "()");
+        }
+        if (st.Status == Status.Freed && how.Unconditional && st.FreedAt is not null)
+            Report(DiagnosticIds.DoubleFree, loc, null, how.Api + "()", ptrText, Kinds.Where(st.FreedAt), via);
+        s.Allocs[id] = how.Unconditional ? st with { Status = Status.Freed, FreedAt = loc } : st with { Status = Status.Unknown };
+    }
+
+    /// <summary>Only caches named by fields are compared: a parameter or local may hold any cache.</summary>
+    private static bool IsField(string? key) => key is not null && key.StartsWith("F:", System.StringComparison.Ordinal);
+
+    /// <summary>The cache of the allocation can be named at the free: a field or property (or the same method's local).</summary>
+    private static bool CacheUsableHere(Origin o) => o.CacheKey is not null && o.CacheText is not null && o.CacheKey.StartsWith("F:", System.StringComparison.Ordinal);
+
+    private static string? Replacement(Origin o, string ptr) => o.Family switch
+    {
+        AllocFamily.Kmalloc => "kfree(" + ptr + ")",
+        AllocFamily.Vmalloc => "vfree(" + ptr + ")",
+        AllocFamily.Kvmalloc => "kvfree(" + ptr + ")",
+        AllocFamily.KmemCache => o.CacheText is null ? null : "kmem_cache_free(" + o.CacheText + ", " + ptr + ")",
+        AllocFamily.Pages => "free_pages(" + ptr + ", " + (o.OrderText ?? "0") + ")",
+        AllocFamily.PageStruct => "__free_pages(" + ptr + ", " + (o.OrderText ?? "0") + ")",
+        _ => null,
+    };
+
+    // ---------------------------------------------------------------- values
+
+    private static string? VarKey(IOperation op)
+    {
+        op = Summaries.Eval.Unwrap(op);
+        switch (op)
+        {
+            case ILocalReferenceOperation l:
+                return "L:" + l.Local.Name + "@" + (l.Local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            case IParameterReferenceOperation p:
+                return "P:" + p.Parameter.Name;
+            case IFieldReferenceOperation f when !f.Field.IsStatic || f.Field.Locations.Any(x => x.IsInSource):
+                if (f.Instance is null or IInstanceReferenceOperation)
+                    return "F:" + f.Field.Name;
+                var inner = VarKey(f.Instance);
+                return inner is null ? null : "F:" + inner.Substring(2) + "." + f.Field.Name;
+            case IPropertyReferenceOperation pr when pr.Arguments.IsEmpty && pr.Property.Locations.Any(x => x.IsInSource):
+                if (pr.Instance is null or IInstanceReferenceOperation)
+                    return "F:" + pr.Property.Name;
+                var inner2 = VarKey(pr.Instance);
+                return inner2 is null ? null : "F:" + inner2.Substring(2) + "." + pr.Property.Name;
+        }
+        return null;
+    }
+
+    private static bool IsPointerType(ITypeSymbol? t) => t is not null && t.Name is "kptr" or "page" && t.ContainingNamespace?.ToDisplayString() == "KernelHarness";
+
+    /// <summary>The allocation a value denotes on this path, without creating one.</summary>
+    private int? Peek(IOperation op, PState s)
+    {
+        op = Summaries.Eval.Unwrap(op);
+        if (op is IFlowCaptureReferenceOperation cr)
+            return s.Captures.TryGetValue(cr.Id, out var c) ? c : null;
+        var key = VarKey(op);
+        if (key is null)
+            return null;
+        if (s.Vars.TryGetValue(key, out var id))
+            return id >= 0 ? id : null;
+        // Not assigned on this path: a field's provenance, or a pointer parameter/field of unknown origin.
+        Origin? origin = op switch
+        {
+            IFieldReferenceOperation f => pm.FieldOrigin(f.Field),
+            IPropertyReferenceOperation p => pm.FieldOrigin(p.Property),
+            _ => null,
+        };
+        if (origin is null && !(IsPointerType(op.Type) && op is IParameterReferenceOperation or IFieldReferenceOperation))
+            return null;
+        origin ??= new Origin(AllocFamily.None, null, null, null, null, false, "?", op.Syntax.GetLocation(), null);
+        var nid = NewSite("V:" + key, origin, owned: false, VarName(key));
+        s.Vars[key] = nid;
+        s.Allocs[nid] = new AState(Status.Live, true, false, null);
+        return nid;
+    }
+
+    /// <summary>The allocation a value denotes, creating it when the value is an allocating call.</summary>
+    private int? Eval(IOperation op, PState s)
+    {
+        var u = Summaries.Eval.Unwrap(op);
+        if (u is IInvocationOperation inv)
+        {
+            var origin = pm.OriginOfCall(inv, method);
+            bool owned = origin is not null;
+            if (origin is null)
+            {
+                if (!IsPointerType(inv.Type))
+                    return null;
+                origin = new Origin(AllocFamily.None, null, null, null, null, false, k.DisplayName(inv.TargetMethod), inv.Syntax.GetLocation(), null);
+            }
+            var name = op.Parent is ISimpleAssignmentOperation a ? VarName(VarKey(a.Target) ?? "X:?") : "the pointer";
+            var id = NewSite("A:" + inv.Syntax.SpanStart.ToString(System.Globalization.CultureInfo.InvariantCulture), origin, owned, name);
+            s.Allocs[id] = new AState(Status.Live, !origin.CanFail, false, null);
+            return id;
+        }
+        return Peek(u, s);
+    }
+
+    private int NewSite(string key, Origin origin, bool owned, string name)
+    {
+        if (siteIds.TryGetValue(key, out var id))
+            return id;
+        id = sites.Count;
+        sites.Add(new Site(origin, owned, name));
+        siteIds[key] = id;
+        return id;
+    }
+
+    // ---------------------------------------------------------------- conditions and exits
+
+    private void Refine(IOperation cond, PState s, bool value)
+    {
+        var op = Summaries.Eval.Unwrap(cond);
+        if (op is IUnaryOperation { OperatorKind: UnaryOperatorKind.Not } not)
+        {
+            Refine(not.Operand, s, !value);
+            return;
+        }
+        IOperation? subject = null;
+        bool nullWhenTrue = true;
+        if (op is IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } b)
+        {
+            if (pm.IsNullish(b.RightOperand)) subject = b.LeftOperand;
+            else if (pm.IsNullish(b.LeftOperand)) subject = b.RightOperand;
+            nullWhenTrue = b.OperatorKind == BinaryOperatorKind.Equals;
+        }
+        else if (op is IInvocationOperation inv && k.Info(inv.TargetMethod).Role is Role.NullCheck or Role.ErrorCheck && inv.Arguments.Length >= 1)
+            subject = inv.Arguments[0].Value;
+        else if (op is IIsPatternOperation { Pattern: IConstantPatternOperation cp } ip && pm.IsNullish(cp.Value))
+            subject = ip.Value;
+        if (subject is null)
+            return;
+        subject = Summaries.Eval.Unwrap(subject);
+        if (subject is IFieldReferenceOperation { Field.Name: "addr", Instance: { } inst })
+            subject = inst;
+        if (Peek(subject, s) is not int id || !s.Allocs.TryGetValue(id, out var st))
+            return;
+        if (value == nullWhenTrue)
+            s.Allocs[id] = st.Status == Status.Live ? st with { Status = Status.Null, Checked = true } : st with { Checked = true };
+        else
+            s.Allocs[id] = st with { Checked = true };
+    }
+
+    private void Exit(PState s, IOperation? returned)
+    {
+        if (returned is null)
+            return;
+        if (Peek(returned, s) is int rid)
+            Escape(rid, s);
+        var err = ErrorText(returned, s);
+        if (err is null)
+            return;
+        var at = returned.Syntax.FirstAncestorOrSelf<ReturnStatementSyntax>()?.GetLocation() ?? returned.Syntax.GetLocation();
+        foreach (var kv in s.Allocs)
+        {
+            var site = sites[kv.Key];
+            if (!site.Owned || kv.Value.Status != Status.Live || kv.Value.Escaped)
+                continue;
+            var name = s.Vars.Where(v => v.Value == kv.Key).Select(v => VarName(v.Key)).OrderBy(n => n, System.StringComparer.Ordinal).FirstOrDefault() ?? site.Name;
+            Report(DiagnosticIds.LeakOnErrorPath, at, null, err, name, site.Origin.Describe + (site.Origin.Via is null ? "" : " via " + site.Origin.Via), Kinds.Where(site.Origin.Location));
+        }
+    }
+
+    /// <summary>The text of a negative errno being returned (a constant, a local holding one, ERR_PTR of one).</summary>
+    private string? ErrorText(IOperation v, PState s)
+    {
+        var u = Summaries.Eval.Unwrap(v);
+        if (u.ConstantValue.HasValue)
+            return ProvenanceModel.ToLong(u.ConstantValue.Value) is long n && n < 0 && IsSignedInt(v.Type) ? u.Syntax.ToString() : null;
+        if (u is ILocalReferenceOperation && VarKey(u) is { } key && s.Consts.TryGetValue(key, out var c) && c < 0)
+            return u.Syntax.ToString() + " (" + c.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")";
+        if (u is IInvocationOperation inv && k.DisplayName(inv.TargetMethod) == "ERR_PTR" && inv.Arguments.Length == 1
+            && ErrorText(inv.Arguments[0].Value, s) is not null)
+            return u.Syntax.ToString();
+        return null;
+    }
+
+    private static bool IsSignedInt(ITypeSymbol? t) => t?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Int16 or SpecialType.System_SByte;
+
+    private void Report(string id, Location loc, ImmutableDictionary<string, string?>? props, params string[] args)
+    {
+        var key = id + "@" + loc.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + string.Join("|", args);
+        if (findings.ContainsKey(key))
+            return;
+        var f = Finding.Create(id, loc, ImmutableArray<Location>.Empty, args);
+        if (props is not null)
+            f = f with { Properties = props };
+        findings[key] = f;
+    }
+}

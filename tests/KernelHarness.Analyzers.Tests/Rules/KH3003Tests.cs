@@ -1,0 +1,66 @@
+using System.Collections.Generic;
+using KernelHarness.Analyzers.Rules;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Xunit;
+using static KernelHarness.Analyzers.Tests.Rules.KH1001Tests;
+using static KernelHarness.Analyzers.Tests.Rules.MemoryRuleSnippets;
+
+namespace KernelHarness.Analyzers.Tests.Rules;
+
+public class KH3003Tests
+{
+    public static IEnumerable<object[]> Reported() => new[]
+    {
+        Case("kfree twice", @"void f() { var p = kmalloc(64, GFP_KERNEL); kfree(p); [|kfree(p)|]; }"),
+        Case("kmem_cache_free twice", @"void f() { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); kmem_cache_free(cache_a, p); [|kmem_cache_free(cache_a, p)|]; }"),
+        Case("twice through an alias", @"void f() { var p = kmalloc(64, GFP_KERNEL); var q = p; kfree(p); [|kfree(q)|]; }"),
+        Case("error path frees, then the shared exit frees again", @"int f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = 0; if (bad) { kfree(p); ret = -EINVAL; } [|kfree(p)|]; return ret; }"),
+        Case("a parameter freed twice", @"void f(kptr p) { kfree(p); count++; [|kfree(p)|]; }"),
+        Case("a field freed twice", @"void f() { kfree(buf); [|kfree(buf)|]; }"),
+        Case("once by a helper, once directly", @"void release(kptr x) { kfree(x); } void f() { var p = kmalloc(64, GFP_KERNEL); release(p); [|kfree(p)|]; }"),
+        Case("vfree twice", @"void f() { var p = vmalloc(4096); vfree(p); [|vfree(p)|]; }"),
+    };
+
+    public static IEnumerable<object[]> Silent() => new[]
+    {
+        Case("frees on disjoint paths", @"void f(bool a) { var p = kmalloc(64, GFP_KERNEL); if (a) kfree(p); else kfree(p); }"),
+        Case("reassignment between the frees", @"void f() { var p = kmalloc(64, GFP_KERNEL); kfree(p); p = kmalloc(32, GFP_KERNEL); kfree(p); }"),
+        Case("set to NULL after the free", @"void f() { kfree(buf); buf = NULL; kfree(buf); }"),
+        Case("loop allocating and freeing", @"void f() { for (int i = 0; i < 4; i++) { var p = kmalloc(64, GFP_KERNEL); kfree(p); } }"),
+        Case("early return after free", @"int f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (bad) { kfree(p); return -EINVAL; } kfree(p); return 0; }"),
+        Case("helper that frees only conditionally", @"void maybe(kptr x, bool c) { if (c) kfree(x); } void f(bool c) { var p = kmalloc(64, GFP_KERNEL); maybe(p, c); if (!c) kfree(p); }"),
+        Case("two fields", @"void f() { kfree(buf); kfree(obj); }"),
+        Case("freeing a NULL pointer after a failed check", @"void f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) { kfree(p); return; } kfree(p); }"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Reported))]
+    public void Reported_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<DoubleFreeAnalyzer>.Diagnostics(Caches(markup));
+    }
+
+    [Theory]
+    [MemberData(nameof(Silent))]
+    public void Silent_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<DoubleFreeAnalyzer>.NoDiagnostics(Caches(markup));
+    }
+
+    [Fact]
+    public void Message_names_the_first_free()
+    {
+        Verify<DoubleFreeAnalyzer>.Diagnostics(@"
+public sealed class Driver
+{
+    void f()
+    {
+        var p = kmalloc(64, GFP_KERNEL);
+        kfree(p);
+        {|#0:kfree(p)|};
+    }
+}", Expected.Diagnostic("KH3003", 0).WithMessage("kfree() frees p a second time on this path (already freed at Driver.cs:7)"));
+    }
+}

@@ -1,0 +1,70 @@
+using System.Collections.Generic;
+using KernelHarness.Analyzers.Rules;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Xunit;
+using static KernelHarness.Analyzers.Tests.Rules.KH1001Tests;
+using static KernelHarness.Analyzers.Tests.Rules.MemoryRuleSnippets;
+
+namespace KernelHarness.Analyzers.Tests.Rules;
+
+public class KH3004Tests
+{
+    public static IEnumerable<object[]> Reported() => new[]
+    {
+        Case("second allocation fails, first leaks", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; var b = kmalloc(64, GFP_KERNEL); if (b == NULL) [|return -ENOMEM;|] obj = a; buf = b; return 0; }"),
+        Case("error code in a local", @"int f(bool bad) { int ret = 0; var a = kzalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; if (bad) { ret = -EINVAL; goto out; } obj = a; out: [|return ret;|] }"),
+        Case("cache object leaks on a failed registration", @"int f(uint irq) { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); if (p == NULL) return -ENOMEM; if (request_irq(irq, (i, d) => IRQ_HANDLED, 0, ""x"", this) != 0) [|return -EBUSY;|] obj = p; return 0; }"),
+        Case("allocation from a helper leaks", @"kptr make() => kmem_cache_zalloc(cache_b, GFP_KERNEL); int f(bool bad) { var p = make(); if (p == NULL) return -ENOMEM; if (bad) [|return -EIO;|] buf = p; return 0; }"),
+        Case("ERR_PTR return", @"kptr f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return ERR_PTR(-ENOMEM); if (bad) [|return ERR_PTR(-EINVAL);|] return p; }"),
+    };
+
+    public static IEnumerable<object[]> Silent() => new[]
+    {
+        Case("freed before the error return", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; var b = kmalloc(64, GFP_KERNEL); if (b == NULL) { kfree(a); return -ENOMEM; } obj = a; buf = b; return 0; }"),
+        Case("stored in a field before the error return", @"int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; obj = a; if (bad) return -EINVAL; return 0; }"),
+        Case("added to a list", @"System.Collections.Generic.List<kptr> items = new(); int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; items.Add(a); if (bad) return -EINVAL; return 0; }"),
+        Case("handed to a helper that stores it", @"void keep(kptr p) { obj = p; } int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; keep(a); if (bad) return -EINVAL; return 0; }"),
+        Case("returned", @"kptr f() { var a = kmalloc(64, GFP_KERNEL); return a; }"),
+        Case("success path keeps it", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; buf = a; return 0; }"),
+        Case("goto-style cleanup", @"int f() { int ret; var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; var b = kmalloc(64, GFP_KERNEL); if (b == NULL) { ret = -ENOMEM; goto free_a; } obj = a; buf = b; return 0; free_a: kfree(a); return ret; }"),
+        Case("non-error return", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; memset(a, 0, 64); return 1; }"),
+        Case("captured by a lambda", @"int f(uint irq) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; INIT_WORK(new work_struct(), w => kfree(a)); return -EAGAIN; }"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Reported))]
+    public void Reported_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<LeakOnErrorPathAnalyzer>.Diagnostics(Caches(markup));
+    }
+
+    [Theory]
+    [MemberData(nameof(Silent))]
+    public void Silent_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<LeakOnErrorPathAnalyzer>.NoDiagnostics(Caches(markup));
+    }
+
+    [Fact]
+    public void Message_names_the_errno_and_the_allocation()
+    {
+        Verify<LeakOnErrorPathAnalyzer>.Diagnostics(@"
+public sealed class Driver
+{
+    kptr a_keep, b_keep;
+    int f()
+    {
+        var a = kmalloc(64, GFP_KERNEL);
+        if (a == NULL)
+            return -ENOMEM;
+        var b = vmalloc(4096);
+        if (b == NULL)
+            {|#0:return -ENOMEM;|}
+        a_keep = a; b_keep = b;
+        return 0;
+    }
+}", Expected.Diagnostic("KH3004", 0).WithMessage("This error path returns -ENOMEM without freeing a from kmalloc() (allocated at Driver.cs:7)"));
+    }
+}
