@@ -12,7 +12,7 @@ public class KH3004Tests
     public static IEnumerable<object[]> Reported() => new[]
     {
         Case("second allocation fails, first leaks", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; var b = kmalloc(64, GFP_KERNEL); if (b == NULL) [|return -ENOMEM;|] obj = a; buf = b; return 0; }"),
-        Case("error code in a local", @"int f(bool bad) { int ret = 0; var a = kzalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; if (bad) { ret = -EINVAL; goto out; } obj = a; out: [|return ret;|] }"),
+        Case("error code in a local", @"int f(bool bad) { int ret = 0; var a = kzalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; if (bad) { ret = -EINVAL; goto done; } obj = a; done: [|return ret;|] }"),
         Case("cache object leaks on a failed registration", @"int f(uint irq) { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); if (p == NULL) return -ENOMEM; if (request_irq(irq, (i, d) => IRQ_HANDLED, 0, ""x"", this) != 0) [|return -EBUSY;|] obj = p; return 0; }"),
         Case("allocation from a helper leaks", @"kptr make() => kmem_cache_zalloc(cache_b, GFP_KERNEL); int f(bool bad) { var p = make(); if (p == NULL) return -ENOMEM; if (bad) [|return -EIO;|] buf = p; return 0; }"),
         Case("ERR_PTR return", @"kptr f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return ERR_PTR(-ENOMEM); if (bad) [|return ERR_PTR(-EINVAL);|] return p; }"),
