@@ -32,7 +32,7 @@ internal sealed class TaskKilledException : Exception
 /// </summary>
 internal sealed class SimTask
 {
-    private readonly SemaphoreSlim gate = new(0, 1);
+    private readonly BatonGate gate = new();
     private Thread? thread;
 
     public SimTask(Machine machine, int pid, string comm, bool isIdle)
@@ -121,16 +121,7 @@ internal sealed class SimTask
     public void Resume() => gate.Release();
 
     /// <summary>Wakes the thread for teardown, tolerating one already released.</summary>
-    public void ResumeForTeardown()
-    {
-        try
-        {
-            gate.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-        }
-    }
+    public void ResumeForTeardown() => gate.Release();
 
     /// <summary>Parks the calling thread (this task's) until <see cref="Resume"/>.</summary>
     public void Park()
@@ -148,3 +139,34 @@ internal sealed class SimTask
 
 /// <summary>A lock a task holds, for lockdep and the exit checks.</summary>
 internal readonly record struct HeldLock(KernelLockObject Lock, LockKind Kind, string? Site, bool IrqsWereEnabled);
+
+/// <summary>
+/// The baton a parked task thread waits on. It blocks without spinning: a parked thread must not
+/// burn a core while another task of its machine (or another machine, in a parallel grading) runs.
+/// </summary>
+internal sealed class BatonGate
+{
+    private readonly object sync = new();
+    private bool signaled;
+
+    /// <summary>Lets the waiting thread run (once); a second release before it wakes is absorbed.</summary>
+    public void Release()
+    {
+        lock (sync)
+        {
+            signaled = true;
+            Monitor.Pulse(sync);
+        }
+    }
+
+    /// <summary>Blocks until released, then consumes the release.</summary>
+    public void Wait()
+    {
+        lock (sync)
+        {
+            while (!signaled)
+                Monitor.Wait(sync);
+            signaled = false;
+        }
+    }
+}
