@@ -199,13 +199,28 @@ public static partial class TrustedBuild
     /// Severities for the compiler: an assignment's rules are reported but never break the build
     /// (penalties are the assignment's way to count them), except severity <c>none</c> which silences a rule.
     /// </summary>
+    private static readonly string[] KnownRuleIds =
+    {
+        "KH1001", "KH1002", "KH1003", "KH1004", "KH2001", "KH2002", "KH2003", "KH2004",
+        "KH3001", "KH3002", "KH3003", "KH3004", "KH4001", "KH4002", "KH4003", "KH4004",
+        "KH5001", "KH5002", "KH6001", "KH6002", "KH9001",
+    };
+
     private static string GlobalConfig(Assignment assignment, bool analyzers)
     {
         var sb = new StringBuilder("is_global = true\nglobal_level = 100\n");
         if (analyzers)
         {
+            // Every KH rule reports as a warning in the trusted build: a finding costs the penalty the
+            // assignment sets (or nothing), and KH9001's list is enforced by the IL check, which lists
+            // every forbidden use instead of stopping at a build error.
+            var severities = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            foreach (var id in KnownRuleIds)
+                severities[id] = "warning";
             foreach (var rule in assignment.AnalyzerRules)
-                sb.Append("dotnet_diagnostic.").Append(rule.Id).Append(".severity = ").Append(rule.Severity == "none" ? "none" : "warning").Append('\n');
+                severities[rule.Id] = rule.Severity == "none" ? "none" : "warning";
+            foreach (var (id, severity) in severities)
+                sb.Append("dotnet_diagnostic.").Append(id).Append(".severity = ").Append(severity).Append('\n');
         }
         return sb.ToString();
     }
