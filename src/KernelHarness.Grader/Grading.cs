@@ -202,7 +202,7 @@ public static class Grading
 
     public static string ReplayCommand(GradeOptions options, string testId, ulong seed) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"kh replay {Quote(options.SubmissionDisplay ?? options.Submission)} --test {testId} --seed {seed} --assignment {Quote(options.AssignmentDisplay ?? options.AssignmentPath)}");
+            $"kh replay {Quote(options.SubmissionDisplay ?? options.Submission)} --test {Quote(testId)} --seed {seed} --assignment {Quote(options.AssignmentDisplay ?? options.AssignmentPath)}");
 
     private static string Quote(string s) => s.Length > 0 && s.All(c => char.IsLetterOrDigit(c) || c is '/' or '.' or '-' or '_' or '~') ? s : "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 

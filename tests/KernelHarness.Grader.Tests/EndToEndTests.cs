@@ -68,7 +68,7 @@ public sealed class EndToEndTests
             Assert.Equal(0, t.Score);
             if (text is not null)
                 Assert.Contains(text, t.Output, StringComparison.Ordinal);
-            Assert.Contains($"kh replay {dir} --test {id} --seed {t.Outcome.Seed} --assignment {CpuState}", t.Output, StringComparison.Ordinal);
+            Assert.Contains($"kh replay {dir} --test '{id}' --seed {t.Outcome.Seed} --assignment {CpuState}", t.Output, StringComparison.Ordinal);
         }
         Assert.Equal(r.MaxScore - r.Tests.Where(t => !t.Passed).Sum(t => t.MaxScore), r.Score, 1);
         var report = File.ReadAllText(Path.Combine(outDir, "report.md"));

@@ -56,7 +56,7 @@ public sealed record TestOutcome
     public TimeSpan Duration { get; init; }
 
     /// <summary>The command that re-runs exactly this test.</summary>
-    public string ReplayCommand => string.Create(CultureInfo.InvariantCulture, $"kh replay . --test {Id} --seed {Seed}");
+    public string ReplayCommand => string.Create(CultureInfo.InvariantCulture, $"kh replay . --test \"{Id}\" --seed {Seed}");
 
     /// <summary>The failure as a student reads it: rule, expected/actual, reports, log, seed and replay command.</summary>
     public string Render()
