@@ -509,7 +509,7 @@ internal sealed class ProvenanceEngine
             if (!site.Owned || kv.Value.Status != Status.Live || kv.Value.Escaped)
                 continue;
             var name = s.Vars.Where(v => v.Value == kv.Key).Select(v => VarName(v.Key)).OrderBy(n => n, System.StringComparer.Ordinal).FirstOrDefault() ?? site.Name;
-            Report(DiagnosticIds.LeakOnErrorPath, at, null, err, name, site.Origin.Describe + (site.Origin.Via is null ? "" : " via " + site.Origin.Via), Kinds.Where(site.Origin.Location));
+            Report(DiagnosticIds.LeakOnErrorPath, at, null, dedupe: "leak:" + kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), err, name, site.Origin.Describe + (site.Origin.Via is null ? "" : " via " + site.Origin.Via), Kinds.Where(site.Origin.Location));
         }
     }
 
@@ -530,8 +530,11 @@ internal sealed class ProvenanceEngine
     private static bool IsSignedInt(ITypeSymbol? t) => t?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Int16 or SpecialType.System_SByte;
 
     private void Report(string id, Location loc, ImmutableDictionary<string, string?>? props, params string[] args)
+        => Report(id, loc, props, string.Join("|", args), args);
+
+    private void Report(string id, Location loc, ImmutableDictionary<string, string?>? props, string dedupe, params string[] args)
     {
-        var key = id + "@" + loc.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + string.Join("|", args);
+        var key = id + "@" + loc.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + dedupe;
         if (findings.ContainsKey(key))
             return;
         var f = Finding.Create(id, loc, ImmutableArray<Location>.Empty, args);

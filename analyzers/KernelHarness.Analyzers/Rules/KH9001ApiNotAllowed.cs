@@ -67,6 +67,14 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
     {
         private readonly Allowlist list;
         private readonly IAssemblySymbol own;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<ISymbol, Verdict> verdicts = new(SymbolEqualityComparer.Default);
+
+        private sealed class Verdict
+        {
+            public static readonly Verdict Allowed = new(null);
+            public Verdict((string Name, string Reason)? refusal) => Refusal = refusal;
+            public (string Name, string Reason)? Refusal { get; }
+        }
 
         public Checker(Allowlist list, IAssemblySymbol own)
         {
@@ -77,6 +85,18 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         public void Operation(OperationAnalysisContext ctx)
         {
             var op = ctx.Operation;
+            // A member of a refused value reached through an expression already reported (new Random().Next(),
+            // DateTime.Now.Ticks) is the same use: report the expression once.
+            var instance = op switch
+            {
+                IInvocationOperation i => i.Instance,
+                IPropertyReferenceOperation p => p.Instance,
+                IFieldReferenceOperation f => f.Instance,
+                _ => null,
+            };
+            if (instance is not null && Summaries.Eval.Unwrap(instance) is IObjectCreationOperation or IInvocationOperation or IPropertyReferenceOperation or IFieldReferenceOperation
+                && instance.Type is not null && Why(instance.Type, null) is not null)
+                return;
             string? refused = null;
             string? reason = null;
             bool Check(ISymbol? s, string? member = null)
@@ -132,6 +152,9 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
                         Check(c.Type);
                     break;
                 case IVariableDeclaratorOperation vd:
+                    // `var x = …`: the initializer is the use (and is reported).
+                    if (vd.Syntax.Parent is VariableDeclarationSyntax { Type.IsVar: true } && vd.Initializer is not null)
+                        break;
                     Check(vd.Symbol.Type);
                     break;
                 case ILockOperation:
@@ -234,8 +257,19 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
             ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, ctx.Node.GetLocation(), what, "unsafe code is never allowed"));
         }
 
-        /// <summary>The first refused name a use of <paramref name="s"/> involves, with the reason; null when allowed.</summary>
+        /// <summary>The first refused name a use of <paramref name="s"/> involves, with the reason; null when allowed (cached per symbol).</summary>
         private (string Name, string Reason)? Why(ISymbol s, string? member)
+        {
+            if (member is not null)
+                return WhyCore(s, member);
+            if (verdicts.TryGetValue(s, out var v))
+                return v.Refusal;
+            var r = WhyCore(s, null);
+            verdicts.TryAdd(s, r is null ? Verdict.Allowed : new Verdict(r));
+            return r;
+        }
+
+        private (string Name, string Reason)? WhyCore(ISymbol s, string? member)
         {
             switch (s)
             {
@@ -277,14 +311,18 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
                 }
                 case IMethodSymbol or IFieldSymbol or IPropertySymbol or IEventSymbol:
                 {
+                    // Decided by the member's full name (a rule on the type covers its members; a rule on the
+                    // member is more specific), plus every type argument of its type.
                     var type = s.ContainingType;
-                    if (type is null)
+                    if (type is null || IsOwn(type))
                         return null;
-                    var r = Why(type, null);
-                    if (r is not null)
-                        return r;
-                    if (IsOwn(type))
-                        return null;
+                    for (var t = type; t is not null; t = t.ContainingType)
+                        foreach (var arg in t.TypeArguments)
+                        {
+                            var r = Why(arg, null);
+                            if (r is not null)
+                                return r;
+                        }
                     var full = TypeName(type) + "." + (member ?? s.MetadataName);
                     var why = list.Refusal(full);
                     if (why is not null)

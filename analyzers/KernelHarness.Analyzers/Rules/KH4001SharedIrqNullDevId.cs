@@ -1,0 +1,28 @@
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Rules;
+
+/// <summary>KH4001: request_irq / request_threaded_irq with IRQF_SHARED (a constant flags value that has it) and a null dev_id.</summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class SharedIrqNullDevIdAnalyzer : KernelRuleAnalyzer
+{
+    private protected override DiagnosticDescriptor Rule => Descriptors.KH4001;
+
+    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    {
+        start.RegisterOperationAction(ctx =>
+        {
+            var inv = (IInvocationOperation)ctx.Operation;
+            var irqs = IrqRequests.Get(model);
+            if (!irqs.Requests.Contains(inv.TargetMethod.OriginalDefinition))
+                return;
+            var caller = ctx.ContainingSymbol as IMethodSymbol ?? inv.TargetMethod;
+            var r = irqs.Describe(inv, caller);
+            if (r.Flags is ulong f && (f & irqs.Shared) != 0 && r.DevKey == "null")
+                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH4001, inv.Syntax.GetLocation(), model.Symbols.DisplayName(inv.TargetMethod) + "()"));
+        }, OperationKind.Invocation);
+    }
+}

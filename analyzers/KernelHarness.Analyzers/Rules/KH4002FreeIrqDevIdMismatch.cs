@@ -1,0 +1,44 @@
+using System.Linq;
+using KernelHarness.Analyzers.ContextEngine;
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Rules;
+
+/// <summary>
+/// KH4002: <c>free_irq(irq, x)</c> where the compilation requests that irq (same key: constant, field, same
+/// parameter name) only with dev_id expressions that all resolve and none of which is <c>x</c>. When an irq or
+/// a dev_id cannot be resolved, or the irq is never requested in the compilation, the rule stays silent.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class FreeIrqDevIdMismatchAnalyzer : KernelRuleAnalyzer
+{
+    private protected override DiagnosticDescriptor Rule => Descriptors.KH4002;
+
+    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    {
+        start.RegisterOperationAction(ctx =>
+        {
+            var inv = (IInvocationOperation)ctx.Operation;
+            var irqs = IrqRequests.Get(model);
+            if (!irqs.Frees.Contains(inv.TargetMethod.OriginalDefinition) || inv.Arguments.Length < 2)
+                return;
+            var frame = ctx.ContainingSymbol as IMethodSymbol ?? inv.TargetMethod;
+            var irqArg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == 0)?.Value;
+            var devArg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == 1)?.Value;
+            if (irqArg is null || devArg is null)
+                return;
+            var irqKey = IrqRequests.Key(irqArg, frame);
+            var devKey = IrqRequests.Key(devArg, frame);
+            if (irqKey is null || devKey is null)
+                return;
+            var same = irqs.All.Where(r => r.IrqKey == irqKey).ToList();
+            if (same.Count == 0 || same.Any(r => r.DevKey is null || r.DevKey == devKey))
+                return;
+            var first = same[0];
+            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH4002, inv.Syntax.GetLocation(), irqArg.Syntax.ToString(), devArg.Syntax.ToString(), first.DevText, Kinds.Where(first.Call.Syntax.GetLocation())));
+        }, OperationKind.Invocation);
+    }
+}

@@ -1,0 +1,113 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Rules;
+
+/// <summary>One request_irq / request_threaded_irq call, with the irq and dev_id it names resolved to keys.</summary>
+internal sealed record IrqRequest(IInvocationOperation Call, IMethodSymbol Caller, string? IrqKey, string IrqText, string? DevKey, string DevText, ulong? Flags, IOperation? Handler);
+
+/// <summary>
+/// The IRQ registrations of the compilation (for KH4001, KH4002, KH4004), found once: calls of the
+/// facade functions that register a hard-IRQ handler and pair with a free (request_irq,
+/// request_threaded_irq). The irq and dev_id expressions resolve to keys — a constant, a field, the same
+/// parameter name, <c>this</c> of a type, a local with a single assignment — so two calls can be compared.
+/// </summary>
+internal sealed class IrqRequests
+{
+    private static readonly ConditionalWeakTable<CompilationModel, IrqRequests> Cache = new();
+
+    private IrqRequests(CompilationModel model)
+    {
+        var k = model.Symbols;
+        Shared = k.Kernel.GetMembers("IRQF_SHARED").OfType<IFieldSymbol>().FirstOrDefault()?.ConstantValue is { } v ? System.Convert.ToUInt64(v, CultureInfo.InvariantCulture) : 0x80;
+        var list = new List<IrqRequest>();
+        var frees = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
+        foreach (var m in k.Kernel.GetMembers().OfType<IMethodSymbol>())
+        {
+            var info = k.Info(m);
+            if (!IsRequest(m, info))
+                continue;
+            Requests.Add(m);
+            foreach (var pair in info.PairsWith)
+                foreach (var f in k.Kernel.GetMembers(pair).OfType<IMethodSymbol>())
+                    frees.Add(f);
+            foreach (var edge in model.Index.CallersOf(m))
+                list.Add(Describe(edge.Call, edge.Caller));
+        }
+        All = list;
+        Frees = frees;
+    }
+
+    public static IrqRequests Get(CompilationModel model) => Cache.GetValue(model, m => new IrqRequests(m));
+
+    public ulong Shared { get; }
+    public List<IrqRequest> All { get; }
+    public HashSet<IMethodSymbol> Requests { get; } = new(SymbolEqualityComparer.Default);
+    public HashSet<IMethodSymbol> Frees { get; }
+
+    private static bool IsRequest(IMethodSymbol m, ApiInfo info)
+        => info.Callbacks.Any(c => c.Context == Ctx.HardIrq) && !info.PairsWith.IsEmpty
+           && m.Parameters.Any(p => p.Name == "irq") && m.Parameters.Any(p => p.Name == "dev") && m.Parameters.Any(p => p.Name == "flags");
+
+    public IrqRequest Describe(IInvocationOperation call, IMethodSymbol caller)
+    {
+        IOperation? Arg(string name) => call.Arguments.FirstOrDefault(a => a.Parameter?.Name == name)?.Value;
+        var irq = Arg("irq");
+        var dev = Arg("dev");
+        var flags = Arg("flags");
+        ulong? f = flags is not null && Eval.Const(flags, caller, default) is { } c ? Eval.ToULong(c) : null;
+        return new IrqRequest(call, caller, irq is null ? null : Key(irq, caller), irq?.Syntax.ToString() ?? "?", dev is null ? null : Key(dev, caller), dev?.Syntax.ToString() ?? "?", f, Arg("handler"));
+    }
+
+    /// <summary>A key that names the same irq or dev_id wherever it is written in the compilation.</summary>
+    public static string? Key(IOperation op, IMethodSymbol frame, int depth = 0)
+    {
+        op = Eval.Unwrap(op);
+        if (op.ConstantValue.HasValue)
+            return op.ConstantValue.Value is null ? "null" : "c:" + System.Convert.ToString(op.ConstantValue.Value, CultureInfo.InvariantCulture);
+        switch (op)
+        {
+            case IInstanceReferenceOperation i:
+                return "this:" + i.Type?.ToDisplayString();
+            case IFieldReferenceOperation f when f.Instance is null or IInstanceReferenceOperation:
+                return "f:" + f.Field.OriginalDefinition.ToDisplayString();
+            case IPropertyReferenceOperation p when p.Arguments.IsEmpty && p.Instance is null or IInstanceReferenceOperation:
+                return "f:" + p.Property.OriginalDefinition.ToDisplayString();
+            case IFieldReferenceOperation f2 when f2.Instance is not null && Key(f2.Instance, frame, depth + 1) is { } ik:
+                return ik + "." + f2.Field.Name;
+            case IParameterReferenceOperation pr:
+                return "p:" + pr.Parameter.Name;
+            case IObjectCreationOperation:
+                return "new@" + op.Syntax.SpanStart.ToString(CultureInfo.InvariantCulture);
+            case ILocalReferenceOperation l when depth < 3:
+            {
+                var body = op.Syntax.Ancestors().FirstOrDefault(a => a is Microsoft.CodeAnalysis.CSharp.Syntax.BaseMethodDeclarationSyntax or Microsoft.CodeAnalysis.CSharp.Syntax.LocalFunctionStatementSyntax or Microsoft.CodeAnalysis.CSharp.Syntax.AnonymousFunctionExpressionSyntax);
+                var root = op;
+                while (root.Parent is not null)
+                    root = root.Parent;
+                IOperation? only = null;
+                int count = 0;
+                foreach (var d in root.DescendantsAndSelf())
+                {
+                    IOperation? v = d switch
+                    {
+                        ISimpleAssignmentOperation { Target: ILocalReferenceOperation t } a when SymbolEqualityComparer.Default.Equals(t.Local, l.Local) => a.Value,
+                        IVariableDeclaratorOperation vd when SymbolEqualityComparer.Default.Equals(vd.Symbol, l.Local) => vd.Initializer?.Value,
+                        _ => null,
+                    };
+                    if (v is null)
+                        continue;
+                    only = v;
+                    count++;
+                }
+                return count == 1 && only is not null && body is not null ? Key(only, frame, depth + 1) : null;
+            }
+        }
+        return null;
+    }
+}

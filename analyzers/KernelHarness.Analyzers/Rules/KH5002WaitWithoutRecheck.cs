@@ -1,0 +1,58 @@
+using System.Linq;
+using KernelHarness.Analyzers.ContextEngine;
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Rules;
+
+/// <summary>
+/// KH5002: <c>schedule()</c> (or <c>schedule_timeout</c>) after <c>prepare_to_wait</c> in the same method,
+/// not inside a loop (<c>while</c>/<c>for</c>/<c>do</c>, or a backward <c>goto</c>) that re-tests the
+/// condition — the loop form of LKD chapter 4. <c>wait_event*</c> loops by itself and is never flagged.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class WaitWithoutRecheckAnalyzer : KernelRuleAnalyzer
+{
+    private protected override DiagnosticDescriptor Rule => Descriptors.KH5002;
+
+    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    {
+        var k = model.Symbols;
+        start.RegisterOperationAction(ctx =>
+        {
+            var inv = (IInvocationOperation)ctx.Operation;
+            if (k.Info(inv.TargetMethod).Role != Role.Schedule)
+                return;
+            // The enclosing function: stop at a lambda or local function.
+            IOperation root = inv;
+            for (var p = inv.Parent; p is not null; p = p.Parent)
+            {
+                if (p is ILoopOperation)
+                    return;
+                root = p;
+                if (p is IAnonymousFunctionOperation or ILocalFunctionOperation)
+                    break;
+            }
+            var prepare = root.DescendantsAndSelf().OfType<IInvocationOperation>()
+                .Where(i => k.Info(i.TargetMethod).Role == Role.PrepareToWait && i.Syntax.SpanStart < inv.Syntax.SpanStart)
+                .OrderByDescending(i => i.Syntax.SpanStart).FirstOrDefault();
+            if (prepare is null)
+                return;
+            // A backward goto after the schedule() to a label before it is a loop too.
+            var pos = inv.Syntax.SpanStart;
+            foreach (var g in root.Syntax.DescendantNodes().OfType<GotoStatementSyntax>())
+            {
+                if (g.SpanStart <= pos || g.Expression is not IdentifierNameSyntax id)
+                    continue;
+                var label = root.Syntax.DescendantNodes().OfType<LabeledStatementSyntax>().FirstOrDefault(l => l.Identifier.ValueText == id.Identifier.ValueText);
+                if (label is not null && label.SpanStart < pos)
+                    return;
+            }
+            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH5002, inv.Syntax.GetLocation(),
+                k.DisplayName(inv.TargetMethod) + "()", k.DisplayName(prepare.TargetMethod) + "()", Kinds.Where(prepare.Syntax.GetLocation())));
+        }, OperationKind.Invocation);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Collections.Generic;
+using System.Linq;
+using KernelHarness.Analyzers.Summaries;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.Rules;
+
+/// <summary>
+/// KH6002: <c>current.mm.X</c> in code reachable from a kernel thread — a callback registered in process
+/// context (kthread_run's threadfn, a work item, a threaded IRQ's thread_fn) or a method called from one,
+/// through any depth of calls — when the function never tests <c>current.mm</c> against null.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
+{
+    private protected override DiagnosticDescriptor Rule => Descriptors.KH6002;
+
+    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    {
+        start.RegisterOperationBlockAction(block =>
+        {
+            if (block.OperationBlocks.IsEmpty || block.OwningSymbol is not IMethodSymbol owner)
+                return;
+            model.SemanticModels.Seed(block.OperationBlocks[0].SemanticModel);
+            Check(block, model, owner.OriginalDefinition);
+            foreach (var fn in model.Index.NestedFunctions(owner.OriginalDefinition))
+                Check(block, model, fn);
+        });
+    }
+
+    private static void Check(OperationBlockAnalysisContext block, CompilationModel model, IMethodSymbol fn)
+    {
+        var body = model.Index.BodyOf(fn);
+        if (body is null)
+            return;
+        // Cheap syntactic filter first: most functions never mention mm.
+        if (!body.Syntax.DescendantTokens().Any(t => t.ValueText == "mm"))
+            return;
+        var k = model.Symbols;
+        var ops = Provenance.ProvenanceModel.Descend(body is IAnonymousFunctionOperation a ? a.Body : body).ToList();
+        var derefs = ops.OfType<IMemberReferenceOperation>().Where(m => m.Instance is not null && IsCurrentMm(k, m.Instance)).ToList();
+        if (derefs.Count == 0 || ops.Any(o => IsNullTest(k, o)))
+            return;
+        var why = KernelThread(model, fn, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default), 0);
+        if (why is null)
+            return;
+        foreach (var d in derefs)
+            if (d.Syntax.SyntaxTree == block.FilterTree)
+                block.ReportDiagnostic(Diagnostic.Create(Descriptors.KH6002, d.Syntax.GetLocation(), d.Syntax.ToString(), why));
+    }
+
+    private static bool IsCurrentMm(KernelSymbols k, IOperation op)
+        => Eval.Unwrap(op) is IFieldReferenceOperation { Field.Name: "mm", Instance: IPropertyReferenceOperation cur } && k.RoleOf(cur.Property) == Role.CurrentTask;
+
+    private static bool IsNullTest(KernelSymbols k, IOperation op) => op switch
+    {
+        IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } b =>
+            (IsCurrentMm(k, b.LeftOperand) && b.RightOperand.ConstantValue is { HasValue: true, Value: null })
+            || (IsCurrentMm(k, b.RightOperand) && b.LeftOperand.ConstantValue is { HasValue: true, Value: null }),
+        IIsPatternOperation ip => IsCurrentMm(k, ip.Value),
+        _ => false,
+    };
+
+    /// <summary>Why the method runs in a kernel thread (its registration, or a caller's), or null.</summary>
+    private static string? KernelThread(CompilationModel model, IMethodSymbol fn, HashSet<IMethodSymbol> seen, int depth)
+    {
+        if (depth > 8 || !seen.Add(fn))
+            return null;
+        var own = model.OwnContexts(fn).FirstOrDefault(o => o.IsRegistration && o.Context == Ctx.Process);
+        if (own is not null)
+            return own.Description;
+        foreach (var edge in model.Index.CallersOf(fn))
+        {
+            var why = KernelThread(model, edge.Caller.OriginalDefinition, seen, depth + 1);
+            if (why is not null)
+                return why;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,43 @@
+using System.Collections.Generic;
+using KernelHarness.Analyzers.Rules;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Xunit;
+using static KernelHarness.Analyzers.Tests.Rules.KH1001Tests;
+
+namespace KernelHarness.Analyzers.Tests.Rules;
+
+public class KH4004Tests
+{
+    public static IEnumerable<object[]> Reported() => new[]
+    {
+        Case("static handler that always claims", @"static irqreturn_t isr(int i, object? d) { tasklet_hi(); return IRQ_HANDLED; } static void tasklet_hi() { } int f() => request_irq(irq, [|isr|], IRQF_SHARED, ""d"", this);"),
+        Case("lambda that always claims", @"int f() => request_irq(irq, [|(i, d) => IRQ_HANDLED|], IRQF_SHARED, ""d"", dev);"),
+        Case("static handler on a field dev_id", @"static int hits; static irqreturn_t isr(int i, object? d) { hits++; return IRQ_HANDLED; } int f() => request_irq(irq, [|isr|], IRQF_SHARED | IRQF_TRIGGER_LOW, ""d"", dev);"),
+    };
+
+    public static IEnumerable<object[]> Silent() => new[]
+    {
+        Case("reads its device through dev_id", @"static irqreturn_t isr(int i, object? d) { if (d is Device dv && dv.count == 0) return IRQ_HANDLED; return IRQ_HANDLED; } int f() => request_irq(irq, isr, IRQF_SHARED, ""d"", dev);"),
+        Case("returns IRQ_NONE on some path", @"static irqreturn_t isr(int i, object? d) => i > 3 ? IRQ_NONE : IRQ_HANDLED; int f() => request_irq(irq, isr, IRQF_SHARED, ""d"", dev);"),
+        Case("instance handler reading this, registered with this", @"irqreturn_t isr(int i, object? d) { if (!busy) count++; return IRQ_HANDLED; } int f() => request_irq(irq, isr, IRQF_SHARED, ""d"", this);"),
+        Case("helper call on the device", @"static bool pending(Device d) => d.count > 0; static irqreturn_t isr(int i, object? d) { pending((Device)d!); return IRQ_HANDLED; } int f() => request_irq(irq, isr, IRQF_SHARED, ""d"", dev);"),
+        Case("not shared", @"int f() => request_irq(irq, (i, d) => IRQ_HANDLED, 0, ""d"", dev);"),
+        Case("thread_fn is not the hard-IRQ handler", @"int f() => request_threaded_irq(irq, (i, d) => d == dev ? IRQ_WAKE_THREAD : IRQ_NONE, (i, d) => IRQ_HANDLED, IRQF_SHARED, ""d"", dev);"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Reported))]
+    public void Reported_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<SharedHandlerClaimsEverythingAnalyzer>.Diagnostics(Snippets.Driver(markup));
+    }
+
+    [Theory]
+    [MemberData(nameof(Silent))]
+    public void Silent_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<SharedHandlerClaimsEverythingAnalyzer>.NoDiagnostics(Snippets.Driver(markup));
+    }
+}

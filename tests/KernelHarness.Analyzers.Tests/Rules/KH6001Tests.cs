@@ -1,0 +1,78 @@
+using System.Collections.Generic;
+using KernelHarness.Analyzers.CodeFixes;
+using KernelHarness.Analyzers.Rules;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Xunit;
+using static KernelHarness.Analyzers.Tests.Rules.KH1001Tests;
+
+namespace KernelHarness.Analyzers.Tests.Rules;
+
+public class KH6001Tests
+{
+    public static IEnumerable<object[]> Reported() => new[]
+    {
+        Case("current.mm == init_mm", @"bool is_kthread() => [|current.mm == init_mm|];"),
+        Case("current.mm != init_mm", @"bool is_user() => [|current.mm != init_mm|];"),
+        Case("init_mm on the left", @"bool f() => [|init_mm == current.mm|];"),
+        Case("another task's mm", @"bool f(task_struct t) => [|t.mm == init_mm|];"),
+        Case("in a condition", @"int f() { if ([|current.mm == init_mm|]) return -EINVAL; return 0; }"),
+    };
+
+    public static IEnumerable<object[]> Silent() => new[]
+    {
+        Case("current.mm == null", @"bool f() => current.mm == null;"),
+        Case("current.mm is null", @"bool f() => current.mm is null;"),
+        Case("active_mm compared with init_mm", @"bool f() => current.active_mm == init_mm;"),
+        Case("two task mms", @"bool f(task_struct t) => t.mm == current.mm;"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Reported))]
+    public void Reported_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<InitMmUserContextTestAnalyzer>.Diagnostics(Snippets.Driver(markup));
+    }
+
+    [Theory]
+    [MemberData(nameof(Silent))]
+    public void Silent_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<InitMmUserContextTestAnalyzer>.NoDiagnostics(Snippets.Driver(markup));
+    }
+
+    [Fact]
+    public void Message_gives_the_right_test()
+    {
+        Verify<InitMmUserContextTestAnalyzer>.Diagnostics(@"
+public sealed class Driver
+{
+    bool f() => {|#0:current.mm != init_mm|};
+}", Expected.Diagnostic("KH6001", 0).WithMessage("'current.mm != init_mm' does not tell a kernel thread from a user task: kernel threads have mm == null; test 'current.mm != null'"));
+    }
+
+    [Fact]
+    public void Fix_compares_with_null()
+    {
+        const string before = @"
+public sealed class Driver
+{
+    bool a() => current.mm == init_mm;
+    bool b() => init_mm != current.mm;
+}";
+        const string afterOne = @"
+public sealed class Driver
+{
+    bool a() => current.mm == null;
+    bool b() => init_mm != current.mm;
+}";
+        const string afterAll = @"
+public sealed class Driver
+{
+    bool a() => current.mm == null;
+    bool b() => null != current.mm;
+}";
+        Verify<InitMmUserContextTestAnalyzer>.CodeFix<InitMmCodeFixProvider>(before, afterOne, afterAll, InitMmCodeFixProvider.EquivalenceKey);
+    }
+}

@@ -1,0 +1,175 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using KernelHarness.Analyzers.Rules;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Text;
+using Xunit;
+using static KernelHarness.Analyzers.Tests.Rules.KH1001Tests;
+
+namespace KernelHarness.Analyzers.Tests.Rules;
+
+public class KH9001Tests
+{
+    public static IEnumerable<object[]> Reported() => new[]
+    {
+        Case("file I/O", @"string f() => [|System.IO.File.ReadAllText(""x"")|];"),
+        Case("Console", @"void f() { [|System.Console.WriteLine(""hi"")|]; }"),
+        Case("a thread outside the kernel API", @"void f() { var t = [|new System.Threading.Thread(() => { })|]; }"),
+        Case("Environment.Exit", @"void f() { [|System.Environment.Exit(1)|]; }"),
+        Case("Environment.FailFast", @"void f() { [|System.Environment.FailFast(""x"")|]; }"),
+        Case("reflection", @"int f() => [|typeof(Driver).GetMethods()|].Length;"),
+        Case("assembly loading", @"void f() { [|System.Reflection.Assembly.Load(""x"")|]; }"),
+        Case("Activator", @"object f() => [|System.Activator.CreateInstance(typeof(Driver))|]!;"),
+        Case("Marshal", @"System.IntPtr f() => [|System.Runtime.InteropServices.Marshal.AllocHGlobal(8)|];"),
+        Case("processes", @"void f() { [|System.Diagnostics.Process.Start(""sh"")|]; }"),
+        Case("nondeterministic Random", @"int f() => [|new System.Random()|].Next();"),
+        Case("DateTime.Now", @"long f() => [|System.DateTime.Now|].Ticks;"),
+        Case("Guid.NewGuid", @"System.Guid f() => [|System.Guid.NewGuid()|];"),
+        Case("lock statement (Monitor)", @"readonly object gate = new(); void f() { [|lock (gate) { count++; }|] }"),
+        Case("stackalloc (localloc)", @"int f() { System.Span<byte> s = [|stackalloc byte[16]|]; return s.Length; }"),
+        Case("a refused type as a type argument", @"object f() { var l = [|new System.Collections.Generic.List<System.Threading.Thread>()|]; return l; }"),
+        Case("a field of a refused type", @"System.IO.Stream? [|s|];"),
+        Case("P/Invoke", @"[{|KH9001:System.Runtime.InteropServices.DllImport(""libc"")|}] static extern int [|getpid|]();"),
+        Case("Task.Run", @"void f() { [|System.Threading.Tasks.Task.Run(() => { })|]; }"),
+        Case("the simulated machine itself", @"object f() => [|KernelHarness.Runtime.Machine.Current|]!;"),
+    };
+
+    public static IEnumerable<object[]> Silent() => new[]
+    {
+        Case("the kernel API", @"int f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; memset(p, 0, 64); kfree(p); printk(KERN_INFO + ""ok""); return 0; }"),
+        Case("collections and LINQ", @"int f() { var l = new System.Collections.Generic.List<int> { 1, 2 }; var d = new System.Collections.Generic.Dictionary<string, int>(); d[""a""] = 1; return System.Linq.Enumerable.Sum(System.Linq.Enumerable.Where(l, x => x > 0)) + d.Count; }"),
+        Case("strings, StringBuilder, Math, Span", @"string f(int x) { var sb = new System.Text.StringBuilder(); sb.Append(x.ToString()); System.Span<byte> s = ptr_span(buf, 4); return sb.ToString() + System.Math.Max(x, s.Length) + $""{x}""; }"),
+        Case("exceptions", @"void f(int x) { if (x < 0) throw new System.ArgumentOutOfRangeException(nameof(x)); }"),
+        Case("tuples, nullable, Guid.Empty", @"(int, long?) f() { var g = System.Guid.Empty; return (g.GetHashCode(), null); }"),
+        Case("delegates and lambdas", @"System.Func<int, int> f() { System.Action a = () => count++; a(); return x => x + 1; }"),
+        Case("records and interfaces of the student", @"interface IThing { int Id { get; } } sealed record Thing(int Id) : IThing; int f() => new Thing(1).Id;"),
+        Case("typeof, Type equality and nameof (members the list allows on System.Type)", @"bool f(object o) => o.GetType() == typeof(Driver) && nameof(Driver).Length > 0;"),
+        Case("a member the list allows under a refused type wins", @"string f() => typeof(Driver).FullName ?? """";"),
+    };
+
+    [Theory]
+    [MemberData(nameof(Reported))]
+    public void Reported_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<ApiNotAllowedAnalyzer>.Diagnostics(Snippets.Driver(markup));
+    }
+
+    [Theory]
+    [MemberData(nameof(Silent))]
+    public void Silent_case(string name, string markup)
+    {
+        Assert.NotNull(name);
+        Verify<ApiNotAllowedAnalyzer>.NoDiagnostics(Snippets.Driver(markup));
+    }
+
+    [Fact]
+    public void Message_names_the_api_and_the_rule_as_the_grader_does()
+    {
+        Verify<ApiNotAllowedAnalyzer>.Diagnostics(@"
+public sealed class Driver
+{
+    void f() { {|#0:System.Console.WriteLine(1)|}; }
+}", Expected.Diagnostic("KH9001", 0).WithMessage("System.Console.WriteLine is not allowed in a submission (refused by '-System.Console' (default.allowlist:" + LineOf("-System.Console") + "))"));
+    }
+
+    [Fact]
+    public void Analyzer_embeds_the_default_list_the_grader_embeds()
+    {
+        var onDisk = File.ReadAllText(Path.Combine(TestProject.RepoRoot, "analyzers", "KernelHarness.Analyzers", "Allowlist", "default.allowlist"));
+        Assert.Equal(onDisk.Replace("\r\n", "\n"), Allowlist.DefaultText().Replace("\r\n", "\n"));
+        var grader = File.ReadAllText(Path.Combine(TestProject.RepoRoot, "src", "KernelHarness.Grader", "KernelHarness.Grader.csproj"));
+        Assert.Contains("analyzers/KernelHarness.Analyzers/Allowlist/default.allowlist", grader, System.StringComparison.Ordinal);
+        Assert.Contains("LogicalName=\"KernelHarness.default.allowlist\"", grader, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Assignment_allowlist_from_an_additional_file_extends_the_default()
+    {
+        const string source = @"
+public sealed class Driver
+{
+    void f() { System.Console.WriteLine(1); }
+    int g(int x) => System.Math.Abs(x);
+}";
+        var list = "include default\n+System.Console   # this assignment prints\n-System.Math\n";
+        var diags = Run(source, ("assignment.allowlist", list), null);
+        var d = Assert.Single(diags);
+        Assert.Contains("System.Math", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), System.StringComparison.Ordinal);
+        Assert.Contains("refused by '-System.Math' (assignment.allowlist:3)", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Editorconfig_option_selects_the_list()
+    {
+        const string source = @"
+public sealed class Driver
+{
+    void f() { System.Console.WriteLine(1); }
+}";
+        // With two lists, the option names the one that applies; "default" ignores the files.
+        Assert.Empty(Run(source, ("a.allowlist", "include default\n+System.Console\n"), "a.allowlist", ("b.allowlist", "include default\n")));
+        Assert.Single(Run(source, ("a.allowlist", "include default\n+System.Console\n"), "b.allowlist", ("b.allowlist", "include default\n")));
+        Assert.Single(Run(source, ("a.allowlist", "include default\n+System.Console\n"), "default"));
+    }
+
+    [Fact]
+    public void Silent_without_the_kernel_api()
+    {
+        var compilation = TestProject.Compile(new[] { ("Plain.cs", "public class C { void f() { System.Console.WriteLine(1); } }") }, withUsings: false);
+        var withoutKernel = compilation.RemoveReferences(compilation.References.Where(r => r.Display?.EndsWith("KernelHarness.dll", System.StringComparison.Ordinal) == true));
+        Assert.Empty(TestProject.Analyze(withoutKernel, ImmutableArray.Create<DiagnosticAnalyzer>(new ApiNotAllowedAnalyzer())));
+    }
+
+    private static string LineOf(string rule)
+    {
+        var lines = Allowlist.DefaultText().Replace("\r\n", "\n").Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+            if (lines[i].Trim() == rule)
+                return (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return "?";
+    }
+
+    private static ImmutableArray<Diagnostic> Run(string source, (string Name, string Text) file, string? option, params (string Name, string Text)[] more)
+    {
+        var compilation = TestProject.Compile(new[] { ("Driver.cs", source) });
+        TestProject.AssertCompiles(compilation);
+        var files = new[] { file }.Concat(more).Select(f => (AdditionalText)new Text(f.Name, f.Text)).ToImmutableArray();
+        var options = new AnalyzerOptions(files, new Options(option));
+        var withAnalyzers = compilation.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new ApiNotAllowedAnalyzer()), new CompilationWithAnalyzersOptions(options, null, true, false, false));
+        return withAnalyzers.GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult().Where(d => d.Id == "KH9001").ToImmutableArray();
+    }
+
+    private sealed class Text : AdditionalText
+    {
+        private readonly string text;
+        public Text(string path, string text) { Path = "/assignment/" + path; this.text = text; }
+        public override string Path { get; }
+        public override SourceText GetText(CancellationToken cancellationToken = default) => SourceText.From(text);
+    }
+
+    private sealed class Options : AnalyzerConfigOptionsProvider
+    {
+        private readonly Global global;
+        public Options(string? allowlist) => global = new Global(allowlist);
+        public override AnalyzerConfigOptions GlobalOptions => global;
+        public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => global;
+        public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) => global;
+
+        private sealed class Global : AnalyzerConfigOptions
+        {
+            private readonly string? allowlist;
+            public Global(string? allowlist) => this.allowlist = allowlist;
+            public override bool TryGetValue(string key, out string value)
+            {
+                value = allowlist ?? "";
+                return key == ApiNotAllowedAnalyzer.OptionName && allowlist is not null;
+            }
+        }
+    }
+}
