@@ -1,5 +1,6 @@
-using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.IO;
+using System.Runtime.CompilerServices;
 
 namespace KernelHarness.Runtime;
 
@@ -7,7 +8,9 @@ namespace KernelHarness.Runtime;
 // lock or enter an atomic context ([CallerFilePath]/[CallerLineNumber]: free, no stack walk).
 public sealed partial class Machine
 {
-    private static readonly ConcurrentDictionary<(string File, int Line), string> SiteNames = new();
+    // Caller file paths are string literals the compiler interns, so a site is keyed by the string's
+    // identity: no hashing of the path on the hot path. Only the baton holder touches it.
+    private readonly Dictionary<(string File, int Line), string> siteNames = new(SiteComparer.Instance);
     private string? callSiteFile;
     private int callSiteLine;
 
@@ -25,6 +28,22 @@ public sealed partial class Machine
         if (file is null || file.Length == 0)
             return null;
         callSiteFile = null;
-        return SiteNames.GetOrAdd((file, callSiteLine), static k => $"{Path.GetFileName(k.File)}:{k.Line}");
+        var key = (file, callSiteLine);
+        if (!siteNames.TryGetValue(key, out var name))
+        {
+            name = $"{Path.GetFileName(file)}:{callSiteLine}";
+            siteNames[key] = name;
+        }
+        return name;
+    }
+
+    private sealed class SiteComparer : IEqualityComparer<(string File, int Line)>
+    {
+        public static readonly SiteComparer Instance = new();
+
+        public bool Equals((string File, int Line) x, (string File, int Line) y) =>
+            x.Line == y.Line && ReferenceEquals(x.File, y.File);
+
+        public int GetHashCode((string File, int Line) obj) => RuntimeHelpers.GetHashCode(obj.File) * 31 + obj.Line;
     }
 }
