@@ -509,7 +509,7 @@ internal sealed class ProvenanceEngine
             if (!site.Owned || kv.Value.Status != Status.Live || kv.Value.Escaped)
                 continue;
             var name = s.Vars.Where(v => v.Value == kv.Key).Select(v => VarName(v.Key)).OrderBy(n => n, System.StringComparer.Ordinal).FirstOrDefault() ?? site.Name;
-            Report(DiagnosticIds.LeakOnErrorPath, at, null, dedupe: "leak:" + kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), err, name, site.Origin.Describe + (site.Origin.Via is null ? "" : " via " + site.Origin.Via), Kinds.Where(site.Origin.Location));
+            ReportOnce(DiagnosticIds.LeakOnErrorPath, at, "leak:" + kv.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), null, err, name, site.Origin.Describe + (site.Origin.Via is null ? "" : " via " + site.Origin.Via), Kinds.Where(site.Origin.Location));
         }
     }
 
@@ -530,9 +530,9 @@ internal sealed class ProvenanceEngine
     private static bool IsSignedInt(ITypeSymbol? t) => t?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Int16 or SpecialType.System_SByte;
 
     private void Report(string id, Location loc, ImmutableDictionary<string, string?>? props, params string[] args)
-        => Report(id, loc, props, string.Join("|", args), args);
+        => ReportOnce(id, loc, string.Join("|", args), props, args);
 
-    private void Report(string id, Location loc, ImmutableDictionary<string, string?>? props, string dedupe, params string[] args)
+    private void ReportOnce(string id, Location loc, string dedupe, ImmutableDictionary<string, string?>? props, params string[] args)
     {
         var key = id + "@" + loc.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + dedupe;
         if (findings.ContainsKey(key))
