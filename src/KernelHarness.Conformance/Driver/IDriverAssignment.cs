@@ -1,3 +1,4 @@
+using KernelHarness.Annotations;
 using KernelHarness.Runtime;
 
 namespace KernelHarness.Conformance.Driver;
@@ -6,7 +7,10 @@ namespace KernelHarness.Conformance.Driver;
 /// The "driver" assignment: a student's small network-style device driver with an IRQ handler, a
 /// tasklet, a timer and a work item. It is not a kernel subsystem (nothing is bound in its place):
 /// its suite runs it on the reference kernel and grades what it does and what the debug kernel reports.
+/// It carries <see cref="KernelSubsystemAttribute"/> like the subsystem interfaces so the grader and the
+/// tests find a student's implementation the same way.
 /// </summary>
+[KernelSubsystem("driver", "IDriverAssignment", Assignable = true)]
 public interface IDriverAssignment
 {
     /// <summary>Sets the driver up on <paramref name="dev"/> (request its IRQ, set up the tasklet, timer and work); 0 or a negative errno.</summary>

@@ -52,15 +52,18 @@ internal sealed class NameProvider : ISignatureTypeProvider<Names, object?>
                 {
                     case HandleKind.TypeReference:
                     {
+                        // The member's own name decides: a type's rule covers its members unless a more
+                        // specific member rule says otherwise (+System.Type.GetTypeFromHandle under -System.Type),
+                        // exactly as KH9001 decides.
                         var type = ReferenceName((TypeReferenceHandle)member.Parent);
-                        return new[] { type, type + "." + name };
+                        return new[] { type + "." + name };
                     }
                     case HandleKind.TypeSpecification:
                     {
                         var types = md.GetTypeSpecification((TypeSpecificationHandle)member.Parent).DecodeSignature(this, null).Types;
                         if (types.Length == 0)
                             return Array.Empty<string>();
-                        return types.Append(types[0] + "." + name);
+                        return types.Skip(1).Append(types[0] + "." + name);
                     }
                     case HandleKind.ModuleReference:
                         return new[] { "*native module*." + name };

@@ -102,6 +102,12 @@ public static class Arch
         return ref MemoryMarshal.AsRef<T>(span);
     }
 
+    /// <summary>
+    /// What <c>ksize()</c> promises KASAN (<c>kasan_unpoison_range</c>): the whole bucket of the object at
+    /// <paramref name="p"/>, <paramref name="bucket"/> bytes, may be used from now on.
+    /// </summary>
+    public static void kasan_ksize(kptr p, ulong bucket) => M.Checks.OnKsize(p, bucket);
+
     /// <summary>Maps <paramref name="pages"/> at a page-aligned vmalloc address (<c>vmap</c>); the data lives with the mapping.</summary>
     public static void vmap(ulong addr, page[] pages) => M.Memory.MapVmArea(addr, pages);
 

@@ -307,9 +307,8 @@ public sealed class StudentPageAllocator : IPageAllocator
 
     private static void BadPage(page? page, ulong pfn, string reason)
     {
-        var m = Machine.Current;
         Report(ReportKind.BadPageState,
-            string.Create(CultureInfo.InvariantCulture, $"BUG: Bad page state in process {m.CurrentTask.comm}  pfn:{pfn:x5}"),
+            string.Create(CultureInfo.InvariantCulture, $"BUG: Bad page state in process {current.comm}  pfn:{pfn:x5}"),
             new[] { $"page:{page?.ToString() ?? "?"} {reason}", "bad because of flags or _refcount" }, "free_pages");
     }
 

@@ -60,7 +60,6 @@ public sealed class StudentSlab : ISlab
     private readonly SortedDictionary<ulong, ulong> vmFree = new();   // free vmalloc ranges: start -> size
     private bool vmInit;
 
-    private static Machine M => Machine.Current;
 
     // ---- Boot ----
 
@@ -407,7 +406,6 @@ public sealed class StudentSlab : ISlab
         if (live > 0)
         {
             s.refcount = 1; // the cache stays: its objects remain readable
-            var m = M;
             Report(ReportKind.SlabCorruption, $"BUG {s.name} (Not tainted): Objects remaining in {s.name} on __kmem_cache_shutdown()",
                 new[] { string.Create(CultureInfo.InvariantCulture, $"{live} object(s) still allocated") }, "kmem_cache_destroy");
             Report(ReportKind.SlabCacheBusy, $"kmem_cache_destroy {s.name}: Slab cache still has objects when called from kmem_cache_destroy",
@@ -513,7 +511,7 @@ public sealed class StudentSlab : ISlab
     {
         ulong size = Ksize(objp);
         if (size > 0)
-            M.Checks.OnKsize(objp, size);
+            Arch.kasan_ksize(objp, size);
         return size;
     }
 
@@ -581,6 +579,12 @@ public sealed class StudentSlab : ISlab
             pages[i] = pg;
         }
         ulong addr = AllocVmArea((npages + 1) << PAGE_SHIFT); // + guard page
+        if (addr == 0)
+        {
+            for (ulong j = 0; j < npages; j++)
+                __free_page(pages[j]);
+            return default; // the vmalloc area is exhausted
+        }
         Arch.vmap(addr, pages);
         if (zero)
             Arch.raw_span(new kptr(addr), npages << PAGE_SHIFT).Clear();
@@ -603,7 +607,7 @@ public sealed class StudentSlab : ISlab
                 vmFree[start + size] = len - size;
             return start;
         }
-        throw new OutOfMemoryException("vmalloc area exhausted");
+        return 0;
     }
 
     private void FreeVmArea(ulong start, ulong size)

@@ -60,7 +60,6 @@ public sealed class StudentSlab : ISlab
     private readonly SortedDictionary<ulong, ulong> vmFree = new();   // free vmalloc ranges: start -> size
     private bool vmInit;
 
-    private static Machine M => Machine.Current;
 
     // ---- Boot ----
 
@@ -506,7 +505,7 @@ public sealed class StudentSlab : ISlab
     {
         ulong size = Ksize(objp);
         if (size > 0)
-            M.Checks.OnKsize(objp, size);
+            Arch.kasan_ksize(objp, size);
         return size;
     }
 
@@ -574,6 +573,12 @@ public sealed class StudentSlab : ISlab
             pages[i] = pg;
         }
         ulong addr = AllocVmArea((npages + 1) << PAGE_SHIFT); // + guard page
+        if (addr == 0)
+        {
+            for (ulong j = 0; j < npages; j++)
+                __free_page(pages[j]);
+            return default; // the vmalloc area is exhausted
+        }
         Arch.vmap(addr, pages);
         if (zero)
             Arch.raw_span(new kptr(addr), npages << PAGE_SHIFT).Clear();
@@ -596,7 +601,7 @@ public sealed class StudentSlab : ISlab
                 vmFree[start + size] = len - size;
             return start;
         }
-        throw new OutOfMemoryException("vmalloc area exhausted");
+        return 0;
     }
 
     private void FreeVmArea(ulong start, ulong size)
