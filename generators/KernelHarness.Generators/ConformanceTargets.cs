@@ -52,11 +52,8 @@ internal static class ConformanceTargets
         foreach (var @interface in type.AllInterfaces)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (@interface.ContainingNamespace?.ToDisplayString() != Naming.SubsystemsNamespace)
-            {
-                continue;
-            }
-
+            // Any interface marked assignable counts: the kernel subsystems (KernelHarness.Subsystems) and
+            // assignments that are not a subsystem, such as the driver assignment's IDriverAssignment.
             foreach (var attribute in @interface.GetAttributes())
             {
                 if (attribute.AttributeClass?.ToDisplayString() == Naming.KernelSubsystemAttribute
