@@ -147,6 +147,25 @@ public sealed class ConformanceContext
     /// <summary>Reports made so far of a kind.</summary>
     public int CountReports(ReportKind kind) => Machine.Reports.Count(r => r.Kind == kind);
 
+    // ---- kmemleak ----
+
+    /// <summary>
+    /// kmemleak's scan at the end of a test: every kmalloc, kmem_cache or vmalloc object still allocated
+    /// and not reachable from <paramref name="roots"/> (directly, or through pointers stored in reachable
+    /// objects) is reported as "unreferenced object" — and fails the test with <paramref name="rule"/>.
+    /// </summary>
+    public void CheckNoLeaks(string rule, params kptr[] roots)
+    {
+        var leaks = Machine.Checks.ScanForLeaks(roots);
+        allowed.Add(ReportKind.Kmemleak);
+        if (leaks.Count > 0)
+        {
+            throw new ConformanceFailure(rule, "no unreferenced object",
+                string.Join(", ", leaks.Take(5).Select(l => $"{l.Size}-byte object at 0x{l.Start:x} from {l.Function}()"))
+                + (leaks.Count > 5 ? $" and {leaks.Count - 5} more" : ""));
+        }
+    }
+
     // ---- Performance ----
 
     /// <summary>A figure a performance test measures (ops, utilization); the grader compares it with the reference's.</summary>
