@@ -87,7 +87,7 @@ public sealed partial class Machine
         for (int i = t.HeldLocks.Count - 1; i >= 0; i--)
         {
             var held = t.HeldLocks[i];
-            if (held.Kind is LockKind.Mutex or LockKind.Semaphore or LockKind.MmapRead or LockKind.MmapWrite or LockKind.RwSemRead or LockKind.RwSemWrite)
+            if (HeldLock.IsSleepingKind(held.Kind))
                 continue;
             return $"{KindWord(held.Kind)} '{held.Lock.Name}' is held (taken at {held.Site ?? "?"})";
         }

@@ -311,7 +311,7 @@ public sealed partial class Machine
             if (t.State == SimTaskState.Dead || ReferenceEquals(t, current))
                 continue;
             t.KillRequested = true;
-            t.ResumeForTeardown();
+            t.Resume();
         }
         foreach (var t in tasks)
             t.Join(TimeSpan.FromSeconds(2));

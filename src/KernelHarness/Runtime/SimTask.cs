@@ -86,6 +86,17 @@ internal sealed class SimTask
     /// <summary>Locks held, innermost last (lockdep's held_locks).</summary>
     public readonly System.Collections.Generic.List<HeldLock> HeldLocks = new();
 
+    /// <summary>The innermost entry for <paramref name="l"/> in <see cref="HeldLocks"/>, or -1 (a loop: no closure on the lock hot path).</summary>
+    public int IndexOfHeld(KernelLockObject l)
+    {
+        for (int i = HeldLocks.Count - 1; i >= 0; i--)
+        {
+            if (ReferenceEquals(HeldLocks[i].Lock, l))
+                return i;
+        }
+        return -1;
+    }
+
     /// <summary>RCU read-side nesting depth.</summary>
     public int RcuDepth;
 
@@ -117,11 +128,8 @@ internal sealed class SimTask
         Machine.RunTaskBody(this);
     }
 
-    /// <summary>Wakes this task's thread: it now holds the baton.</summary>
+    /// <summary>Wakes this task's thread: it now holds the baton (a second release before it wakes is absorbed).</summary>
     public void Resume() => gate.Release();
-
-    /// <summary>Wakes the thread for teardown, tolerating one already released.</summary>
-    public void ResumeForTeardown() => gate.Release();
 
     /// <summary>Parks the calling thread (this task's) until <see cref="Resume"/>.</summary>
     public void Park()
@@ -138,7 +146,12 @@ internal sealed class SimTask
 }
 
 /// <summary>A lock a task holds, for lockdep and the exit checks.</summary>
-internal readonly record struct HeldLock(KernelLockObject Lock, LockKind Kind, string? Site, bool IrqsWereEnabled);
+internal readonly record struct HeldLock(KernelLockObject Lock, LockKind Kind, string? Site, bool IrqsWereEnabled)
+{
+    /// <summary>Mutexes, semaphores and rw_semaphores (incl. mmap_lock): held, they do not make the context atomic.</summary>
+    public static bool IsSleepingKind(LockKind kind) =>
+        kind is LockKind.Mutex or LockKind.Semaphore or LockKind.MmapRead or LockKind.MmapWrite or LockKind.RwSemRead or LockKind.RwSemWrite;
+}
 
 /// <summary>
 /// The baton a parked task thread waits on. It blocks without spinning: a parked thread must not

@@ -81,7 +81,7 @@ internal sealed class Lockdep
         }
 
         // Interrupt-state consistency ({IN-HARDIRQ-W} vs {HARDIRQ-ON-W}).
-        bool spinning = kind is not (LockKind.Mutex or LockKind.Semaphore or LockKind.MmapRead or LockKind.MmapWrite or LockKind.RwSemRead or LockKind.RwSemWrite);
+        bool spinning = !HeldLock.IsSleepingKind(kind);
         if (spinning)
         {
             bool inHardIrq = (cpu.PreemptCount & Kernel.HARDIRQ_MASK) != 0;

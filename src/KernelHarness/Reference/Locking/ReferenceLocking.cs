@@ -59,7 +59,7 @@ public sealed class ReferenceLocking : ILocking
     {
         var m = M;
         var t = m.CurrentSim;
-        int index = IndexOfHeld(t, l);
+        int index = t.IndexOfHeld(l);
         if (index < 0 || (read ? !l.readers.Contains(t) : !ReferenceEquals(l.owner, t)))
         {
             Dep(m).BadUnlock(t, l, Site(m));
@@ -85,17 +85,6 @@ public sealed class ReferenceLocking : ILocking
         }
     }
 
-    // The innermost entry for the lock in the task's held locks (a loop: no closure on the hot path).
-    private static int IndexOfHeld(SimTask t, KernelLockObject l)
-    {
-        var held = t.HeldLocks;
-        for (int i = held.Count - 1; i >= 0; i--)
-        {
-            if (ReferenceEquals(held[i].Lock, l))
-                return i;
-        }
-        return -1;
-    }
 
     private static string Describe(LockKind kind) => kind switch
     {
@@ -324,7 +313,7 @@ public sealed class ReferenceLocking : ILocking
     {
         var m = M;
         var t = m.CurrentSim;
-        int index = IndexOfHeld(t, @lock);
+        int index = t.IndexOfHeld(@lock);
         if (index < 0 || !ReferenceEquals(@lock.owner, t))
         {
             Dep(m).BadUnlock(t, @lock, Site(m));
@@ -372,7 +361,7 @@ public sealed class ReferenceLocking : ILocking
     {
         var m = M;
         var t = m.CurrentSim;
-        int index = IndexOfHeld(t, sem);
+        int index = t.IndexOfHeld(sem);
         if (index >= 0)
             t.HeldLocks.RemoveAt(index); // a semaphore may be released by another task than the one that took it
         if (sem.waiters.Count > 0)

@@ -159,7 +159,7 @@ internal static class RwSemaphores
 
     private static void Forget(SimTask t, rw_semaphore sem)
     {
-        int index = t.HeldLocks.FindLastIndex(h => ReferenceEquals(h.Lock, sem));
+        int index = t.IndexOfHeld(sem);
         if (index >= 0)
             t.HeldLocks.RemoveAt(index);
     }
