@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace KernelHarness.Runtime;
 
@@ -46,12 +47,22 @@ public sealed partial class Machine
     /// <c>__might_sleep</c> (kernel/sched/core.c): a call that may sleep, made in atomic context, is
     /// reported once per call site: "BUG: sleeping function called from invalid context at FILE:LINE".
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MightSleep(KernelFunctionId id, KernelContext exceptIn = KernelContext.None)
     {
         var t = t_task;
         if (t is null)
             return;
         var cpu = Cpus[t.Cpu];
+        // The common case, inlined into the facade: preemptible task context, outside RCU.
+        if ((cpu.PreemptCount & ~Kernel.PREEMPT_NEED_RESCHED) == 0 && cpu.IrqsEnabled && t.RcuDepth == 0)
+            return;
+        MightSleepSlow(t, cpu, id, exceptIn);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MightSleepSlow(SimTask t, Cpu cpu, KernelFunctionId id, KernelContext exceptIn)
+    {
         int pc = cpu.PreemptCount & ~Kernel.PREEMPT_NEED_RESCHED;
         bool irqsOff = !cpu.IrqsEnabled;
         if (t.IsIdle && pc == 0)

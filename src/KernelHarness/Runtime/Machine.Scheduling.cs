@@ -17,7 +17,15 @@ public sealed partial class Machine
     internal KernelFunctionId LastFunction;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Interleave(KernelFunctionId id)
+    internal void Interleave(KernelFunctionId id) => Interleave(id, t_task!);
+
+    /// <summary>
+    /// The interleaving point of a kernel API call made by <paramref name="t"/>. The common path is a few
+    /// loads, a tick count and a countdown: the seeded generator is consulted only at the calls where a
+    /// scheduling event fires (see <see cref="NextEventGap"/>), never on every call.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Interleave(KernelFunctionId id, SimTask t)
     {
         if (stopping)
             throw new TaskKilledException();
@@ -26,32 +34,135 @@ public sealed partial class Machine
         callSiteFile = null;
         if (InterleaveOff != 0)
             return; // inside the scheduler's own mm handling (LazyTlb): no switch, no interrupt
-        var t = t_task!;
         var cpu = Cpus[t.Cpu];
-        if (++cpu.CallsSinceTick >= Config.CallsPerTick)
-        {
-            cpu.CallsSinceTick = 0;
-            AdvanceClock(jiffies + 1);
-        }
+        if (++cpu.CallsSinceTick >= callsPerTick)
+            Tick(cpu);
         if (Interrupts.RaisesRandomly)
             Interrupts.MaybeRaiseRandom();
-        if (cpu.IrqsEnabled)
+        if (cpu.IrqsEnabled && (Interrupts.AnyPending || cpu.SoftirqPending != 0))
+            DeliverAtInterleave(cpu);
+        if (--untilEvent > 0 && !cpu.NeedResched)
+            return;
+        SchedulingEvent(t, cpu);
+    }
+
+    private void Tick(Cpu cpu)
+    {
+        cpu.CallsSinceTick = 0;
+        AdvanceClock(jiffies + 1);
+    }
+
+    private void DeliverAtInterleave(Cpu cpu)
+    {
+        if (Interrupts.AnyPending)
+            Interrupts.DeliverPending(cpu);
+        if (cpu.SoftirqPending != 0 && (cpu.PreemptCount & (Kernel.HARDIRQ_MASK | Kernel.SOFTIRQ_MASK | Kernel.NMI_MASK)) == 0)
+            Interrupts.DeliverTick(cpu);
+    }
+
+    /// <summary>
+    /// A call where the countdown ran out (a CPU switch or a preemption point, in the proportions of
+    /// <see cref="MachineConfig.CpuSwitchPer1024"/> and <see cref="MachineConfig.PreemptPer1024"/>), or where
+    /// the CPU has <c>need_resched</c> set. Each call independently being an event with probability
+    /// (switch + preempt)/1024 is the same process as geometric gaps between events, each event then
+    /// choosing its kind: so the interleavings are distributed as if every call rolled the dice.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SchedulingEvent(SimTask t, Cpu cpu)
+    {
+        bool preempt = cpu.NeedResched;
+        if (untilEvent <= 0)
         {
-            if (Interrupts.AnyPending)
-                Interrupts.DeliverPending(cpu);
-            if (cpu.SoftirqPending != 0 && (cpu.PreemptCount & (Kernel.HARDIRQ_MASK | Kernel.SOFTIRQ_MASK | Kernel.NMI_MASK)) == 0)
-                Interrupts.DeliverTick(cpu);
+            if (!OthersMayRun(t.Cpu))
+            {
+                // Nothing else could run: a CPU switch or a preemption would find nothing to switch to, so
+                // this event is a no-op, and the next one comes after the mean gap, with no draw.
+                untilEvent = meanEventGap;
+                return;
+            }
+            // One draw decides both the kind of this event (low half) and the gap to the next one (high half).
+            ulong r = rng.NextUInt64();
+            untilEvent = NextEventGap((uint)(r >> 32));
+            if ((int)(((r & 0xFFFF_FFFFUL) * (ulong)eventPer1024) >> 32) < cpuSwitchPer1024)
+            {
+                if (Cpus.Length > 1)
+                    SwitchToAnotherCpu(t, preferBusy: true);
+                return;
+            }
+            preempt = true;
         }
-        int roll = rng.Next(1024);
-        if (roll < Config.CpuSwitchPer1024)
-        {
-            if (Cpus.Length > 1)
-                SwitchToAnotherCpu(t, preferBusy: true);
-        }
-        else if ((roll < Config.CpuSwitchPer1024 + Config.PreemptPer1024 || cpu.NeedResched) && Preemptible(t, cpu) && runQueue.Count > 0)
-        {
+        if (preempt && Preemptible(t, cpu) && runQueue.Count > 0)
             Preempt(t, cpu);
+    }
+
+    private readonly int callsPerTick;
+    private readonly int cpuSwitchPer1024;
+    private readonly int eventPer1024;          // CpuSwitchPer1024 + PreemptPer1024, at most 1024
+    private readonly EventGaps? eventGaps;
+    private readonly long meanEventGap;         // 1024 / eventPer1024, rounded
+    private long untilEvent;                    // calls left until the next scheduling event
+
+    /// <summary>True when a CPU switch or a preemption could run something else: a task waits on the run queue, or another CPU is busy.</summary>
+    private bool OthersMayRun(int self)
+    {
+        if (runQueue.Count > 0)
+            return true;
+        foreach (var c in Cpus)
+        {
+            if (c.Id != self && (!c.Current.IsIdle || c.SoftirqPending != 0 || c.IrqNesting > 0))
+                return true;
         }
+        return false;
+    }
+
+    /// <summary>
+    /// The number of calls until the next scheduling event: geometric with success probability
+    /// p = <c>eventPer1024</c>/1024, i.e. P(gap &gt; k) = (1-p)^k, by inverting the distribution at the
+    /// uniform 32-bit draw <paramref name="u"/> with a table computed in integer arithmetic, so the gap
+    /// is the same on every platform.
+    /// </summary>
+    private long NextEventGap(uint u)
+    {
+        if (eventGaps is null)
+            return eventPer1024 <= 0 ? long.MaxValue : 1;
+        return eventGaps.Gap(u);
+    }
+
+    /// <summary>The inverse of the geometric distribution's survival function, with a guide table by the draw's top bits.</summary>
+    internal sealed class EventGaps
+    {
+        private const int GuideBits = 10;
+        private readonly ulong[] survival;  // survival[k] = floor(2^32 * (1 - p)^k), decreasing, ending in 0
+        private readonly int[] guide;       // guide[j]: the gap of the bucket's highest draw, the smallest gap in the bucket
+
+        private EventGaps(int per1024)
+        {
+            var table = new List<ulong> { 1UL << 32 };
+            ulong q = (ulong)(1024 - per1024);
+            while (table[^1] != 0)
+                table.Add(table[^1] * q / 1024);
+            survival = table.ToArray();
+            guide = new int[1 << GuideBits];
+            for (int j = 0; j < guide.Length; j++)
+                guide[j] = Search((uint)((((ulong)j + 1) << (32 - GuideBits)) - 1), 1);
+        }
+
+        /// <summary>The smallest k &gt;= <paramref name="from"/> with u &gt;= survival[k].</summary>
+        private int Search(uint u, int from)
+        {
+            int k = from;
+            while (u < survival[k])
+                k++;
+            return k;
+        }
+
+        // The gap falls as the draw grows: u's gap is at least that of its bucket's highest draw; from there, a step or two.
+        public long Gap(uint u) => Search(u, guide[u >> (32 - GuideBits)]);
+
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, EventGaps> Tables = new();
+
+        public static EventGaps? For(int per1024) =>
+            per1024 <= 0 || per1024 >= 1024 ? null : Tables.GetOrAdd(per1024, p => new EventGaps(p));
     }
 
     private static bool Preemptible(SimTask t, Cpu cpu) =>

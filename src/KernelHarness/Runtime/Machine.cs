@@ -57,6 +57,12 @@ public sealed partial class Machine
         if (Config.Cpus < 1 || Config.Cpus > 64)
             throw new ArgumentOutOfRangeException(nameof(config), Config.Cpus, "A machine has 1 to 64 CPUs.");
         rng = new SeededRandom(Config.Seed);
+        callsPerTick = Config.CallsPerTick;
+        cpuSwitchPer1024 = Math.Clamp(Config.CpuSwitchPer1024, 0, 1024);
+        eventPer1024 = Math.Min(cpuSwitchPer1024 + Math.Clamp(Config.PreemptPer1024, 0, 1024), 1024);
+        eventGaps = EventGaps.For(eventPer1024);
+        meanEventGap = eventPer1024 <= 0 ? long.MaxValue : Math.Max(1, (1024 + eventPer1024 / 2) / eventPer1024);
+        untilEvent = NextEventGap((uint)(rng.NextUInt64() >> 32));
         jiffies = Config.InitialJiffies;
         Log = new KernelLog(this);
         Cpus = new Cpu[Config.Cpus];
@@ -112,6 +118,13 @@ public sealed partial class Machine
 
     internal int CurrentCpuIdOrZero => t_task?.Cpu ?? 0;
 
+    /// <summary>
+    /// The task whose thread holds the baton (set by the thread itself when it gets the baton): the same
+    /// task as <c>CurrentSim</c> on the running thread, reached without a thread-static lookup, for hot
+    /// paths that already hold the machine (a slab cache's <c>raw_smp_processor_id()</c>).
+    /// </summary>
+    internal SimTask Running = null!;
+
     /// <summary>jiffies now.</summary>
     public ulong Jiffies => jiffies;
 
@@ -130,10 +143,11 @@ public sealed partial class Machine
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Machine Enter(KernelFunctionId id)
     {
-        var m = t_machine;
-        if (m is null)
+        var t = t_task;
+        if (t is null)
             throw NoMachine();
-        m.Interleave(id);
+        var m = t.Machine;
+        m.Interleave(id, t);
         return m;
     }
 

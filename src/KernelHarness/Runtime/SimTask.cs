@@ -120,6 +120,7 @@ internal sealed class SimTask
     {
         gate.Wait();
         Machine.AttachThread(this);
+        Machine.Running = this;
         if (KillRequested)
         {
             Machine.TaskThreadEnded(this);
@@ -135,6 +136,7 @@ internal sealed class SimTask
     public void Park()
     {
         gate.Wait();
+        Machine.Running = this;
         if (KillRequested)
             throw new TaskKilledException();
     }
