@@ -50,6 +50,9 @@ public sealed class ReferenceSlab : ISlab
         internal readonly HashSet<page> Slabs = new();
         internal bool Destroyed;
         internal bool Debug;              // SLAB_POISON / SLAB_RED_ZONE / SLAB_CONSISTENCY_CHECKS
+        internal Machine Machine = null!;     // the hot paths reach the machine without a thread-static lookup
+        internal PhysicalMemory Mem = null!;
+        internal ulong SizeReciprocal;    // ulong.MaxValue / size + 1: obj_to_index without a division (reciprocal_divide)
         internal ulong SlabBytes => PAGE_SIZE << order;
     }
 
@@ -61,10 +64,16 @@ public sealed class ReferenceSlab : ISlab
 
     private static Machine M => Machine.Current;
 
+    private PhysicalMemory? memory;
+
+    /// <summary>The machine's memory, found once (kmem_cache_init runs on the machine at boot).</summary>
+    private PhysicalMemory Memory => memory ??= M.Memory;
+
     // ---- Boot ----
 
     public void kmem_cache_init()
     {
+        memory = M.Memory;
         for (int i = 0; i < KmallocSizes.Length; i++)
             kmallocCaches[i] = CreateCache($"kmalloc-{SizeName(KmallocSizes[i])}", KmallocSizes[i], 0, SLAB_KMALLOC, null);
     }
@@ -107,6 +116,9 @@ public sealed class ReferenceSlab : ISlab
         s.align = calculate_alignment(flags, align, size);
         s.Debug = (flags & (SLAB_POISON | SLAB_RED_ZONE | SLAB_CONSISTENCY_CHECKS)) != 0;
         CalculateSizes(s);
+        s.Machine = M;
+        s.Mem = s.Machine.Memory;
+        s.SizeReciprocal = ulong.MaxValue / s.size + 1;
         s.CpuSlab = new page?[Arch.nr_cpu_ids];
         s.MinPartial = Math.Clamp((int)Math.Log2(Math.Max(s.size, 2)) / 2, 5, 10);
         caches.Add(s);
@@ -159,8 +171,26 @@ public sealed class ReferenceSlab : ISlab
     private static SlubCache AsSlub(kmem_cache c) =>
         c as SlubCache ?? throw new ArgumentException($"{c.name} was not created by this slab allocator.", nameof(c));
 
-    /// <summary><c>slab_alloc_node</c>: the CPU's slab freelist, else a partial slab, else a new slab.</summary>
+    /// <summary>
+    /// <c>slab_alloc_node</c>: the fast path pops the first free object of this CPU's slab — SLUB's
+    /// <c>this_cpu_cmpxchg</c> on <c>c-&gt;freelist</c>, here a direct operation with no kernel API call
+    /// (no interleaving point) inside; anything else goes to <see cref="SlabAllocSlow"/>.
+    /// </summary>
     private kptr SlabAlloc(SlubCache s, gfp_t gfp)
+    {
+        var slab = s.Destroyed ? null : s.CpuSlab[s.Machine.Running.Cpu];
+        if (slab is not null && slab.freelist.addr != 0 && !s.Debug && (gfp & __GFP_ZERO) == 0)
+        {
+            var obj = slab.freelist;
+            slab.freelist = new kptr(s.Mem.RawWord(obj.addr + s.offset));
+            slab.inuse++;
+            return obj;
+        }
+        return SlabAllocSlow(s, gfp);
+    }
+
+    /// <summary><c>___slab_alloc</c>: debug caches, zeroing, and refilling the CPU slab from a partial or a new slab.</summary>
+    private kptr SlabAllocSlow(SlubCache s, gfp_t gfp)
     {
         if (s.Destroyed)
         {
@@ -173,7 +203,6 @@ public sealed class ReferenceSlab : ISlab
             var slab = s.CpuSlab[cpu];
             if (slab is not null && slab.freelist.addr != 0)
             {
-                // Fast path: pop the first free object.
                 var obj = slab.freelist;
                 slab.freelist = GetFreePointer(s, obj);
                 slab.inuse++;
@@ -183,7 +212,7 @@ public sealed class ReferenceSlab : ISlab
                     Arch.raw_span(obj, s.object_size).Clear();
                 return obj;
             }
-            // ___slab_alloc: the CPU slab is exhausted; unfreeze it (it is full) and take a partial one.
+            // The CPU slab is exhausted; unfreeze it (it is full) and take a partial one.
             if (slab is not null)
             {
                 slab.frozen = false;
@@ -242,9 +271,9 @@ public sealed class ReferenceSlab : ISlab
         return page;
     }
 
-    private static kptr GetFreePointer(SlubCache s, kptr obj) => new(Arch.raw_ref<ulong>(obj + s.offset));
+    private static kptr GetFreePointer(SlubCache s, kptr obj) => new(s.Mem.RawWord(obj.addr + s.offset));
 
-    private static void SetFreePointer(SlubCache s, kptr obj, kptr fp) => Arch.raw_ref<ulong>(obj + s.offset) = fp.addr;
+    private static void SetFreePointer(SlubCache s, kptr obj, kptr fp) => s.Mem.RawWord(obj.addr + s.offset) = fp.addr;
 
     // ---- Free ----
 
@@ -253,8 +282,8 @@ public sealed class ReferenceSlab : ISlab
         if (objp.addr == 0)
             return;
         var s = AsSlub(cachep);
-        var slab = SlabOf(objp);
-        if (slab is null || slab.slab_cache is null)
+        var slab = s.Mem.HeadPageOf(objp.addr);
+        if (slab is null || (slab.flags & PG_slab) == 0 || slab.slab_cache is null)
         {
             SlabErr(s, "kmem_cache_free", $"Invalid object pointer 0x{objp.addr:x}: not in a slab");
             return;
@@ -268,22 +297,28 @@ public sealed class ReferenceSlab : ISlab
         SlabFree(s, slab, objp);
     }
 
-    private static page? SlabOf(kptr p)
-    {
-        ulong addr = p.addr;
-        if (addr < PAGE_OFFSET || ((addr - PAGE_OFFSET) >> PAGE_SHIFT) >= Arch.max_pfn)
-            return null;
-        var page = Arch.mem_map((addr - PAGE_OFFSET) >> PAGE_SHIFT);
-        page = page.compound_head ?? page;
-        return (page.flags & PG_slab) != 0 ? page : null;
-    }
-
-    /// <summary><c>do_slab_free</c> with <c>free_consistency_checks</c>.</summary>
+    /// <summary>
+    /// <c>do_slab_free</c>: the fast path pushes the object onto a CPU-owned (frozen) slab's freelist with
+    /// no kernel API call inside (SLUB's <c>this_cpu_cmpxchg</c>), after the checks every free makes here
+    /// (a valid object start, not the head of the freelist, the slab not empty); debug caches and slabs
+    /// on the lists take <see cref="SlabFreeSlow"/>.
+    /// </summary>
     private void SlabFree(SlubCache s, page slab, kptr obj)
     {
-        ulong basePtr = PAGE_OFFSET + (slab.pfn << PAGE_SHIFT);
-        ulong off = obj.addr - basePtr;
-        if (off < s.red_left_pad || (off - s.red_left_pad) % s.size != 0 || (off - s.red_left_pad) / s.size >= (ulong)slab.objects)
+        if (slab.frozen && !s.Debug && slab.inuse > 0 && slab.freelist != obj && ValidPointer(s, slab, obj))
+        {
+            SetFreePointer(s, obj, slab.freelist);
+            slab.freelist = obj;
+            slab.inuse--;
+            return;
+        }
+        SlabFreeSlow(s, slab, obj);
+    }
+
+    /// <summary><c>__slab_free</c> with <c>free_consistency_checks</c>.</summary>
+    private void SlabFreeSlow(SlubCache s, page slab, kptr obj)
+    {
+        if (!ValidPointer(s, slab, obj))
         {
             SlabErr(s, "kmem_cache_free", $"Invalid object pointer 0x{obj.addr:x}");
             return;
@@ -488,13 +523,12 @@ public sealed class ReferenceSlab : ISlab
         if (ZERO_OR_NULL_PTR(objp))
             return;
         ulong addr = objp.addr;
-        if (addr < PAGE_OFFSET || ((addr - PAGE_OFFSET) >> PAGE_SHIFT) >= Arch.max_pfn)
+        var head = Memory.HeadPageOf(addr);
+        if (head is null)
         {
             M.Report(ReportKind.KasanInvalidFree, "BUG: KASAN: invalid-free in kfree", new[] { $"kfree(0x{addr:x}): not a kmalloc address" }, "kfree");
             return;
         }
-        var page = Arch.mem_map((addr - PAGE_OFFSET) >> PAGE_SHIFT);
-        var head = page.compound_head ?? page;
         if ((head.flags & PG_slab) != 0)
         {
             SlabFree((SlubCache)head.slab_cache!, head, objp);
@@ -750,13 +784,15 @@ public sealed class ReferenceSlab : ISlab
         return 1;
     }
 
+    /// <summary><c>check_valid_pointer</c>: the start of object k of the slab, 0 &lt;= k &lt; objects (S-4), found by <c>obj_to_index</c>'s reciprocal division.</summary>
     private static bool ValidPointer(SlubCache s, page slab, kptr p)
     {
         ulong basePtr = PAGE_OFFSET + (slab.pfn << PAGE_SHIFT);
-        if (p.addr < basePtr + s.red_left_pad)
-            return false;
         ulong off = p.addr - basePtr - s.red_left_pad;
-        return off % s.size == 0 && off / s.size < (ulong)slab.objects;
+        if (p.addr < basePtr + s.red_left_pad || off >= (ulong)slab.objects * s.size)
+            return false;
+        ulong index = Math.BigMul(s.SizeReciprocal, off, out _); // exact for off < 2^32 (Lemire's fastdiv): slabs are at most 4 MiB
+        return index * s.size == off;
     }
 
     private static bool OnFreelist(SlubCache s, page slab, kptr search)

@@ -22,7 +22,53 @@ internal static class StackCapture
             || ns.StartsWith("Microsoft", StringComparison.Ordinal) || ns.StartsWith("KernelHarness.Conformance", StringComparison.Ordinal);
     }
 
-    public static IReadOnlyList<string> Capture(int skip = 1) => Frames(new StackTrace(skip + 1, true));
+    /// <summary>
+    /// The call trace of the caller (KASAN's allocation and free stacks, on every allocator call in the
+    /// debug configuration). Reading source lines from the symbols is what makes a stack trace slow, so
+    /// the stack is walked without them and the formatted trace is cached per stack (the methods and IL
+    /// offsets of its frames): the symbols are read once per distinct stack.
+    /// </summary>
+    public static IReadOnlyList<string> Capture(int skip = 1)
+    {
+        var frames = new StackTrace(skip + 1, false).GetFrames();
+        var key = new StackKey(frames);
+        if (traceCache.TryGetValue(key, out var cached))
+            return cached;
+        var trace = Frames(new StackTrace(skip + 1, true));
+        if (traceCache.Count >= TraceCacheLimit)
+            traceCache.Clear();
+        traceCache.TryAdd(key, trace);
+        return trace;
+    }
+
+    private const int TraceCacheLimit = 20_000;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<StackKey, IReadOnlyList<string>> traceCache = new();
+
+    /// <summary>A stack's identity: the method handle and IL offset of every frame.</summary>
+    private readonly struct StackKey : IEquatable<StackKey>
+    {
+        private readonly (System.Reflection.MethodBase? Method, int Il)[] frames;
+        private readonly int hash;
+
+        public StackKey(StackFrame[] stack)
+        {
+            frames = new (System.Reflection.MethodBase?, int)[stack.Length];
+            var h = new HashCode();
+            for (int i = 0; i < stack.Length; i++)
+            {
+                frames[i] = (stack[i].GetMethod(), stack[i].GetILOffset());
+                h.Add(frames[i]);
+            }
+            hash = h.ToHashCode();
+        }
+
+        public bool Equals(StackKey other) => hash == other.hash && frames.AsSpan().SequenceEqual(other.frames);
+
+        public override bool Equals(object? obj) => obj is StackKey other && Equals(other);
+
+        public override int GetHashCode() => hash;
+    }
 
     public static IReadOnlyList<string> FromException(Exception ex) => Frames(new StackTrace(ex, true), keepHarness: true);
 

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using KernelHarness.Annotations;
 
 namespace KernelHarness.Runtime;
@@ -83,10 +84,20 @@ public sealed class MachineChecks
 
     // ---- Facade hooks (called by the generated Kernel facade) ----
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnAlloc(KernelFunctionId id, AllocFamily family, kptr result, ulong size, gfp_t gfp, kmem_cache? cache, bool zeroes)
     {
         if (result.addr <= 16)
             return;
+        // Production configuration, a kmem_cache object that need not be zero: only the alignment contract.
+        if (!Enabled && cache is not null && !zeroes && (gfp & gfp_t.__GFP_ZERO) == 0 && (result.addr & (Math.Max(cache.align, 1) - 1)) == 0)
+            return;
+        OnAllocSlow(id, family, result, size, gfp, cache, zeroes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void OnAllocSlow(KernelFunctionId id, AllocFamily family, kptr result, ulong size, gfp_t gfp, kmem_cache? cache, bool zeroes)
+    {
         if (cache is not null && size == 0)
             size = cache.object_size;
         var fn = KernelFunctions.All[(int)id].Name;
@@ -143,12 +154,17 @@ public sealed class MachineChecks
             OnAlloc(id, AllocFamily.Kmalloc, result, size, gfp & ~gfp_t.__GFP_ZERO, null, false); // krealloc copies the old bytes first
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool OnFree(KernelFunctionId id, AllocFamily family, kptr p, kmem_cache? cache)
     {
-        if (p.addr <= 16)
+        if (p.addr <= 16 || !Enabled)
             return true; // kfree(NULL) and kfree(ZERO_SIZE_PTR) are no-ops; the implementation decides
-        if (!Enabled)
-            return true;
+        return OnFreeSlow(id, family, p, cache);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool OnFreeSlow(KernelFunctionId id, AllocFamily family, kptr p, kmem_cache? cache)
+    {
         var fn = KernelFunctions.All[(int)id].Name;
         if (!live.TryGetValue(p.addr, out var a))
             return ReportBadFree(fn, p, family);
@@ -686,13 +702,25 @@ public sealed class MachineChecks
 
     private void Unpoison(ulong addr, ulong size)
     {
+        if (size == 0)
+            return;
         byte fill = machine.Memory.IsDirectMap(addr) ? KASAN_PAGE_FREE : KASAN_VMALLOC_INVALID;
         ulong end = addr + size;
-        for (ulong a = addr & ~(ulong)(Granule - 1); a < end; a += Granule)
+        ulong first = addr & ~(ulong)(Granule - 1);
+        ulong fullEnd = end & ~(ulong)(Granule - 1);   // granules before this one are wholly accessible
+        // Whole granules, a shadow page at a time.
+        for (ulong a = first; a < fullEnd;)
         {
+            ulong pageEnd = Math.Min((a | (Kernel.PAGE_SIZE - 1)) + 1, fullEnd);
             var page = ShadowPage(a >> Kernel.PAGE_SHIFT, fill);
-            ulong remaining = end - a;
-            page[(int)((a & (Kernel.PAGE_SIZE - 1)) / Granule)] = remaining >= Granule ? (byte)0 : (byte)remaining;
+            int from = (int)((a & (Kernel.PAGE_SIZE - 1)) / Granule);
+            page.AsSpan(from, (int)((pageEnd - a) / Granule)).Clear();
+            a = pageEnd;
+        }
+        if (fullEnd < end)
+        {
+            var page = ShadowPage(fullEnd >> Kernel.PAGE_SHIFT, fill);
+            page[(int)((fullEnd & (Kernel.PAGE_SIZE - 1)) / Granule)] = (byte)(end - fullEnd); // the accessible leading bytes
         }
     }
 
@@ -708,12 +736,18 @@ public sealed class MachineChecks
         byte fill = machine.Memory.IsDirectMap(addr) ? KASAN_PAGE_FREE : KASAN_VMALLOC_INVALID;
         ulong start = addr & ~(ulong)(Granule - 1);
         ulong end = addr + size;
-        for (ulong a = start; a < end; a += Granule)
+        for (ulong a = start; a < end;)
         {
-            if (fromExisting && !shadow.ContainsKey(a >> Kernel.PAGE_SHIFT))
-                continue;
-            var page = ShadowPage(a >> Kernel.PAGE_SHIFT, fill);
-            page[(int)((a & (Kernel.PAGE_SIZE - 1)) / Granule)] = code;
+            ulong pageEnd = Math.Min((a | (Kernel.PAGE_SIZE - 1)) + 1, end);
+            ulong vpage = a >> Kernel.PAGE_SHIFT;
+            if (!fromExisting || shadow.ContainsKey(vpage))
+            {
+                var page = ShadowPage(vpage, fill);
+                int from = (int)((a & (Kernel.PAGE_SIZE - 1)) / Granule);
+                int to = (int)(((pageEnd - 1) & (Kernel.PAGE_SIZE - 1)) / Granule); // the granule of the last byte
+                page.AsSpan(from, to - from + 1).Fill(code);
+            }
+            a = pageEnd;
         }
     }
 }

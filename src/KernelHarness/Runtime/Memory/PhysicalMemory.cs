@@ -106,6 +106,46 @@ internal sealed class PhysicalMemory
         return false;
     }
 
+    /// <summary>
+    /// The 8-byte word at a direct-map address, for an allocator's own metadata on its hot path (what
+    /// <see cref="Arch.raw_ref{T}"/> does, without finding the machine again): counts as one Arch
+    /// memory operation; an address outside the direct map faults as <see cref="Arch.raw_ref{T}"/> does.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal ref ulong RawWord(ulong addr)
+    {
+        ArchOps++;
+        ulong phys = addr - Kernel.PAGE_OFFSET;
+        ulong offset = phys & (ChunkSize - 1);
+        if (phys >= TotalPages << Kernel.PAGE_SHIFT || offset > ChunkSize - sizeof(ulong))
+            return ref RawWordSlow(addr);
+        var chunk = chunks[(int)(phys >> ChunkShift)] ?? Chunk((int)(phys >> ChunkShift));
+        return ref System.Runtime.CompilerServices.Unsafe.As<byte, ulong>(
+            ref System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(chunk), (nint)offset));
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ref ulong RawWordSlow(ulong addr)
+    {
+        if (!TryTranslate(addr, sizeof(ulong), out var span))
+            throw Arch.PageFault(addr, sizeof(ulong));
+        return ref System.Runtime.InteropServices.MemoryMarshal.AsRef<ulong>(span);
+    }
+
+    /// <summary>
+    /// The <c>struct page</c> (its compound head) of a direct-map address, or null outside the direct map:
+    /// <c>virt_to_page</c> + <c>compound_head</c> for an allocator's hot path; counts as one Arch memory operation.
+    /// </summary>
+    internal page? HeadPageOf(ulong addr)
+    {
+        ulong pfn = (addr - Kernel.PAGE_OFFSET) >> Kernel.PAGE_SHIFT;
+        if (addr < Kernel.PAGE_OFFSET || pfn >= TotalPages)
+            return null;
+        ArchOps++;
+        var page = memMap[pfn] ?? PfnToPage(pfn);
+        return page.compound_head ?? page;
+    }
+
     private byte[] Chunk(int index)
     {
         var chunk = chunks[index];
