@@ -24,14 +24,14 @@ public static class QuickHarness
             using var host = new MachineHost(config);
             var l = new spinlock_t();
             var plain = new object();
-            double baseline = Measure(host, () => FacadeLoops.PlainCallPair(plain, Pairs));
+            double baseline = Measure(host, n => FacadeLoops.PlainCallPair(plain, n));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{name}] Lockdep={config.Lockdep} Kasan={config.Kasan} Trace={config.Trace}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {"plain call pair",-34} {baseline,8:F2} ns/pair   ratio  1.00"));
-            foreach (var (op, body) in new (string, Action)[]
+            foreach (var (op, body) in new (string, Action<int>)[]
             {
-                ("spin_lock+spin_unlock", () => FacadeLoops.SpinLockPair(l, Pairs)),
-                ("get_cpu+put_cpu", () => FacadeLoops.GetCpuPair(Pairs)),
-                ("local_irq_save+local_irq_restore", () => FacadeLoops.IrqSavePair(Pairs)),
+                ("spin_lock+spin_unlock", n => FacadeLoops.SpinLockPair(l, n)),
+                ("get_cpu+put_cpu", n => FacadeLoops.GetCpuPair(n)),
+                ("local_irq_save+local_irq_restore", n => FacadeLoops.IrqSavePair(n)),
             })
             {
                 double ns = Measure(host, body);
@@ -40,6 +40,7 @@ public static class QuickHarness
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  {op,-34} {ns,8:F2} ns/pair   ratio {ns / baseline,5:F1}   {(within ? "< 100 ns" : "OVER 100 ns")}"));
             }
+            ok &= MeasureMemory(host, name);
             if (host.Machine.Reports.Count > 0)
             {
                 ok = false;
@@ -50,15 +51,53 @@ public static class QuickHarness
         return ok ? 0 : 1;
     }
 
-    private static double Measure(MachineHost host, Action body)
+    /// <summary>
+    /// The allocator hot paths against <c>ArrayPool&lt;byte&gt;.Shared</c> in the same run. Target: the slab
+    /// pair (kmem_cache_alloc + kmem_cache_free of a 64-byte object) within 3x of Rent(64)/Return in the
+    /// production configuration.
+    /// </summary>
+    private static bool MeasureMemory(MachineHost host, string name)
     {
-        host.Execute(body); // warm-up (JIT tiering)
-        host.Execute(body);
+        kmem_cache cache = null!;
+        host.Execute(() =>
+        {
+            cache = Kernel.kmem_cache_create("quick-64", 64, 0, 0, null)!;
+            Memory.MemoryLoops.CacheAllocFree(cache, 1000);
+        });
+        double pool = Measure(host, n => Memory.MemoryLoops.ArrayPoolRentReturn(n));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {"ArrayPool<byte> Rent(64)+Return",-34} {pool,8:F2} ns/pair   ratio  1.00 (memory baseline)"));
+        double slab = Measure(host, n => Memory.MemoryLoops.CacheAllocFree(cache, n));
+        bool within = slab <= 3 * pool;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {"kmem_cache_alloc+kmem_cache_free",-34} {slab,8:F2} ns/pair   ratio {slab / pool,5:F1}   {(within ? "within 3x" : "OVER 3x")}"));
+        double kmalloc = Measure(host, n => Memory.MemoryLoops.KmallocMixed(n));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {"kmalloc+kfree (mixed sizes)",-34} {kmalloc,8:F2} ns/pair   ratio {kmalloc / pool,5:F1}"));
+        double pages = Measure(host, n => Memory.MemoryLoops.PagesOrders0To3(n));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {"alloc_pages+__free_pages (0-3)",-34} {pages,8:F2} ns/pair   ratio {pages / pool,5:F1}"));
+        host.Execute(() => Kernel.kmem_cache_destroy(cache));
+        return within || name != "production";
+    }
+
+    private static double Measure(MachineHost host, Action<int> body)
+    {
+        // Warm-up: enough calls of the loop (with a short count), with quiet pauses between rounds, for
+        // tiered compilation to promote the loop and its callees to optimized code (call counting starts
+        // after 100 ms without new tier-0 code and promotes after 30 calls), as BenchmarkDotNet's warm-up
+        // does; then the timed rounds.
+        for (int w = 0; w < 4; w++)
+        {
+            host.Execute(() =>
+            {
+                for (int i = 0; i < 60; i++)
+                    body(1000);
+            });
+            System.Threading.Thread.Sleep(150);
+        }
         double best = double.MaxValue;
         for (int r = 0; r < Rounds; r++)
         {
             var sw = Stopwatch.StartNew();
-            host.Execute(body);
+            host.Execute(() => body(Pairs));
             sw.Stop();
             best = Math.Min(best, sw.Elapsed.TotalNanoseconds / Pairs);
         }

@@ -9,15 +9,31 @@ namespace KernelHarness.Runtime;
 /// </summary>
 internal sealed class Cpu
 {
-    public Cpu(int id) => Id = id;
+    public Cpu(int id, Machine machine)
+    {
+        Id = id;
+        this.machine = machine;
+    }
+
+    private readonly Machine machine;
+    private bool irqsEnabled = true;
 
     public readonly int Id;
 
     /// <summary>The preempt count word.</summary>
     public int PreemptCount;
 
-    /// <summary>The interrupt flag: interrupts are delivered only while it is set.</summary>
-    public bool IrqsEnabled = true;
+    /// <summary>The interrupt flag: interrupts are delivered only while it is set (setting it makes the next interleaving point look for them).</summary>
+    public bool IrqsEnabled
+    {
+        get => irqsEnabled;
+        set
+        {
+            irqsEnabled = value;
+            if (value)
+                machine.Attention();
+        }
+    }
 
     /// <summary>The task on this CPU (its idle task when there is nothing else to run).</summary>
     public SimTask Current = null!;
@@ -33,9 +49,6 @@ internal sealed class Cpu
 
     /// <summary>Hard-IRQ nesting on this CPU, for delivery bookkeeping.</summary>
     public int IrqNesting;
-
-    /// <summary>Kernel API calls since the last tick on this CPU.</summary>
-    public int CallsSinceTick;
 
     /// <summary>Tasklets queued on this CPU (TASKLET_SOFTIRQ, HI_SOFTIRQ).</summary>
     public readonly List<tasklet_struct> Tasklets = new();

@@ -61,6 +61,7 @@ internal sealed class InterruptController
             pending[irq] = true;
             pendingCount++;
         }
+        machine.Attention();
         machine.TraceEvent($"raise irq {irq}");
     }
 

@@ -20,44 +20,66 @@ public sealed partial class Machine
     internal void Interleave(KernelFunctionId id) => Interleave(id, t_task!);
 
     /// <summary>
-    /// The interleaving point of a kernel API call made by <paramref name="t"/>. The common path is a few
-    /// loads, a tick count and a countdown: the seeded generator is consulted only at the calls where a
-    /// scheduling event fires (see <see cref="NextEventGap"/>), never on every call.
+    /// The interleaving point of a kernel API call made by <paramref name="t"/>. The common path counts the
+    /// call and compares it with <see cref="slowAt"/>, the call at which something is due: the next tick,
+    /// the next scheduling event (drawn once, see <see cref="NextEventGap"/>), or — when it is 0 — whatever
+    /// asked for attention since (an interrupt or softirq raised, interrupts enabled, <c>need_resched</c>,
+    /// another task resumed: <see cref="Attention"/>). Everything else is in <see cref="InterleaveSlow"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Interleave(KernelFunctionId id, SimTask t)
     {
         if (stopping)
             throw new TaskKilledException();
-        calls++;
         LastFunction = id;
         callSiteFile = null;
+        if (++calls >= slowAt)
+            InterleaveSlow(t);
+    }
+
+    /// <summary>The call number at which the interleaving point next takes its slow path (0: the next call).</summary>
+    private long slowAt;
+    private long nextTickAt;                    // the call at which the next tick is due
+    private long nextEventAt;                   // the call at which the next scheduling event fires
+
+    /// <summary>Something the interleaving point must look at happened: the next call takes the slow path.</summary>
+    internal void Attention() => slowAt = 0;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void InterleaveSlow(SimTask t)
+    {
         if (InterleaveOff != 0)
-            return; // inside the scheduler's own mm handling (LazyTlb): no switch, no interrupt
+        {
+            // Inside the scheduler's own mm handling (LazyTlb): no switch, no interrupt, and the call
+            // counts neither towards the tick nor towards the next event.
+            nextTickAt++;
+            if (nextEventAt != long.MaxValue)
+                nextEventAt++;
+            slowAt = 0;
+            return;
+        }
         var cpu = Cpus[t.Cpu];
-        if (++cpu.CallsSinceTick >= callsPerTick)
-            Tick(cpu);
+        if (calls >= nextTickAt)
+        {
+            nextTickAt = calls + callsPerTick;
+            AdvanceClock(jiffies + 1);
+        }
         if (Interrupts.RaisesRandomly)
             Interrupts.MaybeRaiseRandom();
-        if (cpu.IrqsEnabled && (Interrupts.AnyPending || cpu.SoftirqPending != 0))
-            DeliverAtInterleave(cpu);
-        if (--untilEvent > 0 && !cpu.NeedResched)
-            return;
-        SchedulingEvent(t, cpu);
-    }
-
-    private void Tick(Cpu cpu)
-    {
-        cpu.CallsSinceTick = 0;
-        AdvanceClock(jiffies + 1);
-    }
-
-    private void DeliverAtInterleave(Cpu cpu)
-    {
-        if (Interrupts.AnyPending)
-            Interrupts.DeliverPending(cpu);
-        if (cpu.SoftirqPending != 0 && (cpu.PreemptCount & (Kernel.HARDIRQ_MASK | Kernel.SOFTIRQ_MASK | Kernel.NMI_MASK)) == 0)
-            Interrupts.DeliverTick(cpu);
+        if (cpu.IrqsEnabled)
+        {
+            if (Interrupts.AnyPending)
+                Interrupts.DeliverPending(cpu);
+            if (cpu.SoftirqPending != 0 && (cpu.PreemptCount & (Kernel.HARDIRQ_MASK | Kernel.SOFTIRQ_MASK | Kernel.NMI_MASK)) == 0)
+                Interrupts.DeliverTick(cpu);
+        }
+        if (calls >= nextEventAt || cpu.NeedResched)
+            SchedulingEvent(t, cpu);
+        // t may have been switched out and back in, on another CPU.
+        cpu = Cpus[t.Cpu];
+        bool attention = InterleaveOff != 0 || Interrupts.RaisesRandomly || cpu.NeedResched
+            || (cpu.IrqsEnabled && (Interrupts.AnyPending || cpu.SoftirqPending != 0));
+        slowAt = attention ? 0 : Math.Min(nextTickAt, nextEventAt);
     }
 
     /// <summary>
@@ -71,18 +93,18 @@ public sealed partial class Machine
     private void SchedulingEvent(SimTask t, Cpu cpu)
     {
         bool preempt = cpu.NeedResched;
-        if (untilEvent <= 0)
+        if (calls >= nextEventAt)
         {
             if (!OthersMayRun(t.Cpu))
             {
                 // Nothing else could run: a CPU switch or a preemption would find nothing to switch to, so
                 // this event is a no-op, and the next one comes after the mean gap, with no draw.
-                untilEvent = meanEventGap;
+                nextEventAt = calls + meanEventGap;
                 return;
             }
             // One draw decides both the kind of this event (low half) and the gap to the next one (high half).
             ulong r = rng.NextUInt64();
-            untilEvent = NextEventGap((uint)(r >> 32));
+            nextEventAt = calls + NextEventGap((uint)(r >> 32));
             if ((int)(((r & 0xFFFF_FFFFUL) * (ulong)eventPer1024) >> 32) < cpuSwitchPer1024)
             {
                 if (Cpus.Length > 1)
@@ -100,7 +122,6 @@ public sealed partial class Machine
     private readonly int eventPer1024;          // CpuSwitchPer1024 + PreemptPer1024, at most 1024
     private readonly EventGaps? eventGaps;
     private readonly long meanEventGap;         // 1024 / eventPer1024, rounded
-    private long untilEvent;                    // calls left until the next scheduling event
 
     /// <summary>True when a CPU switch or a preemption could run something else: a task waits on the run queue, or another CPU is busy.</summary>
     private bool OthersMayRun(int self)
@@ -124,7 +145,7 @@ public sealed partial class Machine
     private long NextEventGap(uint u)
     {
         if (eventGaps is null)
-            return eventPer1024 <= 0 ? long.MaxValue : 1;
+            return eventPer1024 <= 0 ? long.MaxValue / 2 : 1;
         return eventGaps.Gap(u);
     }
 
@@ -175,10 +196,9 @@ public sealed partial class Machine
             throw new TaskKilledException();
         var t = t_task!;
         var cpu = Cpus[t.Cpu];
-        calls++;
-        if (++cpu.CallsSinceTick >= Config.CallsPerTick)
+        if (++calls >= nextTickAt)
         {
-            cpu.CallsSinceTick = 0;
+            nextTickAt = calls + callsPerTick;
             AdvanceClock(jiffies + 1);
         }
         if (cpu.IrqsEnabled && Interrupts.AnyPending)
@@ -352,6 +372,7 @@ public sealed partial class Machine
         t.BlockedIn = null;
         t.BlockedStack = null;
         runQueue.Add(t);
+        Attention();
         TraceEvent($"wake {t.Comm}/{t.Pid}");
         foreach (var c in Cpus)
         {

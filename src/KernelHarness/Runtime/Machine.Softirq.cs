@@ -12,7 +12,11 @@ public sealed partial class Machine
     internal void OpenSoftirq(int nr, Action<Cpu> handler) => softirqHandlers[nr] = handler;
 
     /// <summary><c>raise_softirq</c> on a CPU.</summary>
-    internal void RaiseSoftirq(int cpu, int nr) => Cpus[cpu].SoftirqPending |= 1u << nr;
+    internal void RaiseSoftirq(int cpu, int nr)
+    {
+        Cpus[cpu].SoftirqPending |= 1u << nr;
+        Attention();
+    }
 
     /// <summary>
     /// <c>__do_softirq</c>: runs the pending softirqs of the current CPU in softirq context

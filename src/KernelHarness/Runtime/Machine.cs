@@ -61,13 +61,14 @@ public sealed partial class Machine
         cpuSwitchPer1024 = Math.Clamp(Config.CpuSwitchPer1024, 0, 1024);
         eventPer1024 = Math.Min(cpuSwitchPer1024 + Math.Clamp(Config.PreemptPer1024, 0, 1024), 1024);
         eventGaps = EventGaps.For(eventPer1024);
-        meanEventGap = eventPer1024 <= 0 ? long.MaxValue : Math.Max(1, (1024 + eventPer1024 / 2) / eventPer1024);
-        untilEvent = NextEventGap((uint)(rng.NextUInt64() >> 32));
+        meanEventGap = eventPer1024 <= 0 ? long.MaxValue / 2 : Math.Max(1, (1024 + eventPer1024 / 2) / eventPer1024);
+        nextEventAt = NextEventGap((uint)(rng.NextUInt64() >> 32));
+        nextTickAt = callsPerTick;
         jiffies = Config.InitialJiffies;
         Log = new KernelLog(this);
         Cpus = new Cpu[Config.Cpus];
         for (int i = 0; i < Cpus.Length; i++)
-            Cpus[i] = new Cpu(i);
+            Cpus[i] = new Cpu(i, this);
         Memory = new PhysicalMemory(this);
         Checks = new MachineChecks(this);
         Interrupts = new InterruptController(this);
@@ -124,6 +125,9 @@ public sealed partial class Machine
     /// paths that already hold the machine (a slab cache's <c>raw_smp_processor_id()</c>).
     /// </summary>
     internal SimTask Running = null!;
+
+    /// <summary>The CPU of <see cref="Running"/> (a running task never changes CPU).</summary>
+    internal int RunningCpu;
 
     /// <summary>jiffies now.</summary>
     public ulong Jiffies => jiffies;

@@ -121,6 +121,8 @@ internal sealed class SimTask
         gate.Wait();
         Machine.AttachThread(this);
         Machine.Running = this;
+        Machine.RunningCpu = Cpu;
+        Machine.Attention();
         if (KillRequested)
         {
             Machine.TaskThreadEnded(this);
@@ -137,6 +139,8 @@ internal sealed class SimTask
     {
         gate.Wait();
         Machine.Running = this;
+        Machine.RunningCpu = Cpu;
+        Machine.Attention();
         if (KillRequested)
             throw new TaskKilledException();
     }

@@ -32,6 +32,7 @@ internal static class LazyTlb
             return;
         var m = prev.Machine;
         m.InterleaveOff++;
+        m.Attention();
         try
         {
             SwitchMm(m, prev.Task, next.Task);

@@ -178,7 +178,7 @@ public sealed class ReferenceSlab : ISlab
     /// </summary>
     private kptr SlabAlloc(SlubCache s, gfp_t gfp)
     {
-        var slab = s.Destroyed ? null : s.CpuSlab[s.Machine.Running.Cpu];
+        var slab = s.Destroyed ? null : s.CpuSlab[s.Machine.RunningCpu];
         if (slab is not null && slab.freelist.addr != 0 && !s.Debug && (gfp & __GFP_ZERO) == 0)
         {
             var obj = slab.freelist;
@@ -791,7 +791,7 @@ public sealed class ReferenceSlab : ISlab
         ulong off = p.addr - basePtr - s.red_left_pad;
         if (p.addr < basePtr + s.red_left_pad || off >= (ulong)slab.objects * s.size)
             return false;
-        ulong index = Math.BigMul(s.SizeReciprocal, off, out _); // exact for off < 2^32 (Lemire's fastdiv): slabs are at most 4 MiB
+        ulong index = (ulong)(((UInt128)s.SizeReciprocal * off) >> 64); // exact for off < 2^32 (Lemire's fastdiv): slabs are at most 4 MiB
         return index * s.size == off;
     }
 
