@@ -344,6 +344,123 @@ public sealed class SlabSuite
         ctx.Equal(ZERO_SIZE_PTR, t, "krealloc(p, 0) frees p and returns ZERO_SIZE_PTR");
     }
 
+    // ---------------- debug caches: red zones and poison (lib/tests/slub_kunit.c) ----------------
+    // The corrupting writes go behind KASAN's back (Arch.raw_*), as the kunit tests do with
+    // kasan_disable_current(): what is graded is the slab's own check when the object is freed or reused.
+
+    [ConformanceTest("check_object() in mm/slub.c: with SLAB_RED_ZONE a write just past a live object (p[64] of a 64-byte object) is \"Redzone overwritten\" when the object is freed (S-10, slub_kunit test_clobber_zone)")]
+    public void right_red_zone_write_is_reported_at_free(ConformanceContext ctx)
+    {
+        MemKit.AllowErrorReports(ctx);
+        var s = kmem_cache_create("TestSlub_RZ_alloc", 64, 0, SLAB_RED_ZONE, null)!;
+        var clean = kmem_cache_alloc(s, GFP_KERNEL);
+        var p = kmem_cache_alloc(s, GFP_KERNEL);
+        var mark = MemKit.Now(ctx);
+        kmem_cache_free(s, clean);
+        ctx.Check(!MemKit.Detected(ctx, mark, "overwritten"), "an object whose red zones are intact is freed without a report", "no report", "a red zone reported as overwritten");
+        Arch.raw_ref<byte>(p + 64) = 0x12;
+        mark = MemKit.Now(ctx);
+        kmem_cache_free(s, p);
+        ctx.Check(MemKit.Detected(ctx, mark, "Redzone overwritten"), "writing p[64] of a live 64-byte object in a SLAB_RED_ZONE cache is reported when it is freed (\"Redzone overwritten\")", "a report", "nothing reported");
+        kmem_cache_destroy(s);
+    }
+
+    [ConformanceTest("calculate_sizes() (red_left_pad) and check_object() in mm/slub.c: with SLAB_RED_ZONE every object has a left red zone, so p[-1] is \"Left Redzone overwritten\" even when the object before it is live, and that object is not damaged (S-10, KASAN kmalloc_oob_left)")]
+    public void left_red_zone_catches_an_underflow_next_to_a_live_object(ConformanceContext ctx)
+    {
+        MemKit.AllowErrorReports(ctx);
+        var s = kmem_cache_create("TestSlub_RZ_left", 64, 0, SLAB_RED_ZONE, null)!;
+        var objs = Enumerable.Range(0, 8).Select(_ => kmem_cache_alloc(s, GFP_KERNEL)).OrderBy(o => o.addr).ToList();
+        // Two neighbours: b is the object right after a in the slab.
+        ulong stride = objs.Zip(objs.Skip(1), (x, y) => y.addr - x.addr).Min();
+        int i = Enumerable.Range(0, objs.Count - 1).First(k => objs[k + 1].addr - objs[k].addr == stride);
+        kptr a = objs[i], b = objs[i + 1];
+        foreach (var o in objs)
+            memset(o, 0x3c, 64);
+        Arch.raw_ref<byte>(b - 1) = 0x78;
+        var mark = MemKit.Now(ctx);
+        kmem_cache_free(s, b);
+        ctx.Check(MemKit.Detected(ctx, mark, "Left Redzone overwritten"), "writing b[-1] is reported when b is freed (\"Left Redzone overwritten\"): the byte before an object is its own left red zone, not its neighbour's", "a report", "nothing reported");
+        ctx.Check(ptr_span(a, 64).IndexOfAnyExcept((byte)0x3c) < 0, "the live neighbour before it is intact");
+        mark = MemKit.Now(ctx);
+        foreach (var o in objs.Where(o => o != b))
+            kmem_cache_free(s, o);
+        ctx.Check(!MemKit.Detected(ctx, mark, "overwritten"), "freeing the untouched objects reports nothing");
+        kmem_cache_destroy(s);
+    }
+
+    [ConformanceTest("init_object() and check_object() in mm/slub.c: a SLAB_POISON object written after free (its first word, its 50th byte) is \"Poison overwritten\" when it is handed out again (S-9, slub_kunit test_first_word, test_clobber_50th_byte)")]
+    public void write_after_free_into_poison_is_reported_on_reuse(ConformanceContext ctx)
+    {
+        MemKit.AllowErrorReports(ctx);
+        foreach (int offset in new[] { 0, 50 })
+        {
+            ctx.Step($"write p[{offset}] after free");
+            var s = kmem_cache_create($"TestSlub_poison_{offset}", 64, 0, SLAB_POISON, null)!;
+            var p = kmem_cache_alloc(s, GFP_KERNEL);
+            kmem_cache_free(s, p);
+            ctx.Check(Arch.raw_span(p, 63).IndexOfAnyExcept(POISON_FREE) < 0 && Arch.raw_ref<byte>(p + 63) == POISON_END,
+                "a freed SLAB_POISON object is filled with POISON_FREE (0x6b) and ends with POISON_END (0xa5)");
+            Arch.raw_ref<byte>(p + offset) = 0x78;
+            var mark = MemKit.Now(ctx);
+            var taken = new List<kptr>();
+            while (taken.Count < 256 && !taken.Contains(p))
+                taken.Add(kmem_cache_alloc(s, GFP_KERNEL));
+            ctx.Check(taken.Contains(p), "the freed object is handed out again");
+            ctx.Check(MemKit.Detected(ctx, mark, "Poison overwritten"), $"writing p[{offset}] after free is reported when the object is allocated again (\"Poison overwritten\")", "a report", "nothing reported");
+            foreach (var o in taken)
+                kmem_cache_free(s, o);
+            kmem_cache_destroy(s);
+        }
+    }
+
+    [ConformanceTest("set_orig_size() and check_object() in mm/slub.c: with SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE the bytes from the requested size to the object size are red zone: p[18], p[19] of an 18-byte request in a 32-byte cache are \"kmalloc Redzone overwritten\" (S-10, slub_kunit test_kmalloc_redzone_access)")]
+    public void kmalloc_red_zone_starts_at_the_requested_size(ConformanceContext ctx)
+    {
+        MemKit.AllowErrorReports(ctx);
+        var s = kmem_cache_create("TestSlub_RZ_kmalloc", 32, 0, SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE, null)!;
+        var clean = kmalloc_trace(s, GFP_KERNEL, 18);
+        var p = kmalloc_trace(s, GFP_KERNEL, 18);
+        ctx.Check(p.addr > 16 && clean.addr > 16, "kmalloc_trace(s, GFP_KERNEL, 18) succeeds");
+        ctx.Check(Arch.raw_span(p + 18, 14).IndexOfAnyExcept(SLUB_RED_ACTIVE) < 0, "bytes 18..31 of an 18-byte request are red zone (SLUB_RED_ACTIVE, 0xcc) while it is allocated");
+        memset(clean, 0x11, 18);
+        var mark = MemKit.Now(ctx);
+        kfree(clean);
+        ctx.Check(!MemKit.Detected(ctx, mark, "overwritten"), "an 18-byte request that stayed within its 18 bytes is freed without a report");
+        Arch.raw_ref<byte>(p + 18) = 0x78;
+        Arch.raw_ref<byte>(p + 19) = 0x78;
+        mark = MemKit.Now(ctx);
+        kfree(p);
+        ctx.Check(MemKit.Detected(ctx, mark, "Redzone overwritten"), "writing p[18] and p[19] of an 18-byte request is reported when it is freed (\"kmalloc Redzone overwritten\")", "a report", "nothing reported");
+        kmem_cache_destroy(s);
+    }
+
+    [ConformanceTest("__do_krealloc() in mm/slub.c: in a red-zoned kmalloc cache krealloc keeps orig_size: shrinking 48 -> 40 red-zones 40..63, growing 40 -> 56 in place zeroes 40..55 and red-zones 56..63, growing to 112 moves and keeps 56 bytes (S-15, slub_kunit test_krealloc_redzone_zeroing)")]
+    public void krealloc_zeroes_and_red_zones_from_the_requested_size(ConformanceContext ctx)
+    {
+        var s = kmem_cache_create("TestSlub_krealloc", 64, 0, SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE, null)!;
+        var p = kmalloc_trace(s, GFP_KERNEL, 48);
+        memset(p, 0xff, 48);
+        ctx.Step("krealloc(p, 40, GFP_KERNEL | __GFP_ZERO)");
+        var q = krealloc(p, 40, GFP_KERNEL | __GFP_ZERO);
+        ctx.Equal(p, q, "a shrinking krealloc keeps the pointer");
+        ctx.Check(Arch.raw_span(q + 40, 24).IndexOfAnyExcept(SLUB_RED_ACTIVE) < 0, "after shrinking to 40, bytes 40..63 are SLUB_RED_ACTIVE (0xcc)", "0xcc", MemKit.Hex(Arch.raw_span(q + 40, 24).ToArray().FirstOrDefault(x => x != SLUB_RED_ACTIVE)));
+        ctx.Step("krealloc(p, 56, GFP_KERNEL | __GFP_ZERO)");
+        var r = krealloc(q, 56, GFP_KERNEL | __GFP_ZERO);
+        ctx.Equal(q, r, "growing 40 -> 56 stays in the same 64-byte object");
+        ctx.Check(Arch.raw_span(r + 40, 16).IndexOfAnyExcept((byte)0) < 0, "bytes 40..55 are zero: __GFP_ZERO zeroes from the requested size (orig_size 40) up to the new size");
+        ctx.Check(Arch.raw_span(r + 56, 8).IndexOfAnyExcept(SLUB_RED_ACTIVE) < 0, "bytes 56..63 are SLUB_RED_ACTIVE (0xcc)");
+        ctx.Check(Arch.raw_span(r, 40).IndexOfAnyExcept((byte)0xff) < 0, "bytes 0..39 are kept");
+        memset(r, 0xff, 56);
+        ctx.Step("krealloc(p, 112, GFP_KERNEL | __GFP_ZERO)");
+        var t = krealloc(r, 112, GFP_KERNEL | __GFP_ZERO);
+        ctx.Check(t.addr > 16 && t != r, "growing past the object moves to a bigger (128-byte) object");
+        ctx.Check(ptr_span(t, 56).IndexOfAnyExcept((byte)0xff) < 0, "the 56 requested bytes are copied");
+        ctx.Check(ptr_span(t + 56, 56).IndexOfAnyExcept((byte)0) < 0, "bytes 56..111 are zero");
+        kfree(t);
+        kmem_cache_destroy(s);
+    }
+
     [ConformanceTest("__vmalloc_node_range() and vfree() in mm/vmalloc.c: vmalloc memory is virtually contiguous in the vmalloc area, page backed, and vfree gives the pages back")]
     public void vmalloc_is_virtually_contiguous_and_page_backed(ConformanceContext ctx)
     {

@@ -138,6 +138,16 @@ internal interface SlabDescription
     [Allocates(AllocFamily.Kmalloc, Size = "size", Gfp = "flags")]
     kptr kmalloc(ulong size, gfp_t flags);
 
+    /// <summary>
+    /// kmalloc's allocation from a given kmalloc-type cache, recording the requested size
+    /// (<c>orig_size</c>): with <c>SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE</c> the bytes from
+    /// <paramref name="size"/> to the object size are red zone. <c>kmalloc(size)</c> is this call on
+    /// the size class's cache. (Linux 6.1-6.9 <c>kmalloc_trace</c>; 6.10 renamed it <c>__kmalloc_cache_noprof</c>.)
+    /// </summary>
+    [Linux("mm/slub.c"), MightSleepIfGfp("flags")]
+    [Allocates(AllocFamily.Kmalloc, Cache = "s", Size = "size", Gfp = "flags")]
+    kptr kmalloc_trace(kmem_cache s, gfp_t flags, ulong size);
+
     /// <summary>Allocates <paramref name="size"/> zeroed bytes.</summary>
     [Linux("include/linux/slab.h"), MightSleepIfGfp("flags")]
     [Allocates(AllocFamily.Kmalloc, Size = "size", Gfp = "flags", Zeroes = true)]

@@ -54,6 +54,12 @@ public sealed class StudentSlab : ISlab
         throw Todo("kmalloc", "include/linux/slab.h");
     }
 
+    /// <summary>kmalloc's allocation from a given kmalloc-type cache, recording the requested size (orig_size).</summary>
+    public kptr kmalloc_trace(kmem_cache s, gfp_t flags, ulong size)
+    {
+        throw Todo("kmalloc_trace", "mm/slub.c");
+    }
+
     /// <summary>Allocates <paramref name="size"/> zeroed bytes.</summary>
     public kptr kzalloc(ulong size, gfp_t flags)
     {

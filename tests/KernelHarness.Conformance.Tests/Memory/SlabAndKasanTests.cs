@@ -104,6 +104,69 @@ public sealed class SlabAndKasanTests
     }
 
     [Fact]
+    public void Kmalloc_red_zone_from_orig_size_counts_two_errors()
+    {
+        int errors = -1, before = -1;
+        Run(slab =>
+        {
+            var s = kmem_cache_create("TestSlub_RZ_kmalloc", 32, 0, SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE, null)!;
+            var p = kmalloc_trace(s, GFP_KERNEL, 18);
+            before = slab.validate_slab_cache(s);
+            Arch.raw_ref<byte>(p + 18) = 0x12; // test_kmalloc_redzone_access
+            Arch.raw_ref<byte>(p + 19) = 0x12;
+            errors = slab.validate_slab_cache(s);
+            kfree(p);
+            kmem_cache_destroy(s);
+        });
+        Assert.Equal(0, before);
+        Assert.Equal(2, errors);
+    }
+
+    [Fact]
+    public void Krealloc_keeps_orig_size_red_zone_and_zeroes_from_it()
+    {
+        var m = Run(slab =>
+        {
+            var s = kmem_cache_create("TestSlub_krealloc", 64, 0, SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE, null)!;
+            var p = kmalloc_trace(s, GFP_KERNEL, 48);
+            memset(p, 0xff, 48);
+            p = krealloc(p, 40, GFP_KERNEL | __GFP_ZERO);
+            Assert.All(Arch.raw_span(p + 40, 24).ToArray(), b => Assert.Equal(SLUB_RED_ACTIVE, b));
+            p = krealloc(p, 56, GFP_KERNEL | __GFP_ZERO);
+            Assert.All(Arch.raw_span(p + 40, 16).ToArray(), b => Assert.Equal(0, b));
+            Assert.All(Arch.raw_span(p + 56, 8).ToArray(), b => Assert.Equal(SLUB_RED_ACTIVE, b));
+            Assert.Equal(0, slab.validate_slab_cache(s));
+            memset(p, 0xff, 56);
+            p = krealloc(p, 112, GFP_KERNEL | __GFP_ZERO);
+            Assert.All(ptr_span(p, 56).ToArray(), b => Assert.Equal(0xff, b));
+            Assert.All(ptr_span(p + 56, 56).ToArray(), b => Assert.Equal(0, b));
+            kfree(p);
+            kmem_cache_destroy(s);
+        });
+        Assert.True(m.Reports.Count == 0, Dump(m));
+    }
+
+    [Fact]
+    public void Left_red_zone_write_next_to_a_live_object_is_reported()
+    {
+        int errors = -1;
+        var m = Run(slab =>
+        {
+            var s = kmem_cache_create("TestSlub_RZ_left", 64, 0, SLAB_RED_ZONE, null)!;
+            var a = kmem_cache_alloc(s, GFP_KERNEL);
+            var b = kmem_cache_alloc(s, GFP_KERNEL);
+            Assert.Equal((long)s.size, b - a);
+            Arch.raw_ref<byte>(b - 1) = 0x12;
+            errors = slab.validate_slab_cache(s);
+            kmem_cache_free(s, a);
+            kmem_cache_free(s, b);
+            kmem_cache_destroy(s);
+        });
+        Assert.Equal(2, errors);
+        Assert.Contains(m.Reports, r => r.Title.Contains("Left Redzone overwritten", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Calculate_alignment_follows_slab_common()
     {
         Assert.Equal(32UL, ReferenceSlab.calculate_alignment(SLAB_HWCACHE_ALIGN, 0, 20));
@@ -131,6 +194,51 @@ public sealed class SlabAndKasanTests
             kfree(p);
         });
         Assert.Contains("slab-out-of-bounds", Single(m, ReportKind.KasanOutOfBounds).Title);
+    }
+
+    [Fact]
+    public void Kmalloc_oob_left_next_to_a_live_object_is_a_slab_out_of_bounds()
+    {
+        // With KASAN each slot ends in a red zone no object covers (kasan_cache_create), so p[-1] is poisoned
+        // even when the object before p is live and was asked for in full.
+        var m = Run(slab =>
+        {
+            var a = kmalloc(64, GFP_KERNEL);
+            var b = kmalloc(64, GFP_KERNEL);
+            memset(a, 1, 64);
+            memset(b, 2, 64);
+            var (lo, hi) = a < b ? (a, b) : (b, a);
+            Assert.True(hi - lo < 256, $"the two objects are neighbours in kmalloc-64: {lo} {hi}");
+            ptr_ref<byte>(hi - 1) = 3; // kmalloc_oob_left
+            kfree(a);
+            kfree(b);
+        });
+        Assert.Contains("slab-out-of-bounds", Single(m, ReportKind.KasanOutOfBounds).Title);
+    }
+
+    [Fact]
+    public void Kmalloc_oob_right_of_a_kmalloc_trace_request_is_a_slab_out_of_bounds()
+    {
+        var m = Run(slab =>
+        {
+            var s = kmem_cache_create("kasan-orig-size", 32, 0, SLAB_KMALLOC, null)!;
+            var p = kmalloc_trace(s, GFP_KERNEL, 18);
+            memset(p, 1, 18);
+            ptr_ref<byte>(p + 18) = 1; // past the requested size, inside the object
+            kfree(p);
+            kmem_cache_destroy(s);
+        });
+        Assert.Contains("slab-out-of-bounds", Single(m, ReportKind.KasanOutOfBounds).Title);
+    }
+
+    [Fact]
+    public void Without_kasan_the_slot_has_no_kasan_red_zone()
+    {
+        ulong withKasan = 0, without = 0;
+        Run(_ => withKasan = kmem_cache_create("slot", 64, 0, 0, null)!.size);
+        Run(_ => without = kmem_cache_create("slot", 64, 0, 0, null)!.size, kasan: false);
+        Assert.Equal(64UL, without);
+        Assert.Equal(96UL, withKasan); // 64 + optimal_redzone(64) = 32, aligned to 8
     }
 
     [Fact]

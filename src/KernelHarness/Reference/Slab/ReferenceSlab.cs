@@ -49,7 +49,8 @@ public sealed class ReferenceSlab : ISlab
         internal ulong Inuse;             // bytes of the object plus its red zone: where metadata starts
         internal readonly HashSet<page> Slabs = new();
         internal bool Destroyed;
-        internal bool Debug;              // SLAB_POISON / SLAB_RED_ZONE / SLAB_CONSISTENCY_CHECKS
+        internal bool Debug;              // SLAB_POISON / SLAB_RED_ZONE / SLAB_CONSISTENCY_CHECKS / SLAB_STORE_USER
+        internal ulong OrigSizeOffset;    // where an object's requested size (orig_size) is kept; 0: not kept (slub_debug_orig_size)
         internal Machine Machine = null!;     // the hot paths reach the machine without a thread-static lookup
         internal PhysicalMemory Mem = null!;
         internal ulong SizeReciprocal;    // ulong.MaxValue / size + 1: obj_to_index without a division (reciprocal_divide)
@@ -112,10 +113,10 @@ public sealed class ReferenceSlab : ISlab
         var s = new SlubCache(name, size, align, flags, ctor);
         // kmalloc caches of a power-of-two size are naturally aligned (commit 59bb47985c1d).
         if ((flags & SLAB_KMALLOC) != 0 && (size & (size - 1)) == 0)
-            align = Math.Max(align, Math.Min(size, PAGE_SIZE));
+            align = Math.Max(align, size);
         s.align = calculate_alignment(flags, align, size);
-        s.Debug = (flags & (SLAB_POISON | SLAB_RED_ZONE | SLAB_CONSISTENCY_CHECKS)) != 0;
-        CalculateSizes(s);
+        s.Debug = (flags & (SLAB_POISON | SLAB_RED_ZONE | SLAB_CONSISTENCY_CHECKS | SLAB_STORE_USER)) != 0;
+        CalculateSizes(s, kasan: M.Checks.Enabled);
         s.Machine = M;
         s.Mem = s.Machine.Memory;
         s.SizeReciprocal = ulong.MaxValue / s.size + 1;
@@ -125,8 +126,14 @@ public sealed class ReferenceSlab : ISlab
         return s;
     }
 
-    /// <summary><c>calculate_sizes</c>: object, right red zone, free pointer, left red zone, alignment; then the slab order.</summary>
-    private static void CalculateSizes(SlubCache s)
+    /// <summary>
+    /// <c>calculate_sizes</c>: object, right red zone, free pointer, the requested size of a kmalloc object
+    /// (<c>orig_size</c>, with <c>SLAB_KMALLOC | SLAB_STORE_USER</c>), KASAN's red zone (<c>kasan_cache_create</c>:
+    /// with KASAN on, each slot ends in at least <c>optimal_redzone(object_size)</c> bytes no object covers,
+    /// so an underflow of the next object or an overflow of this one lands in poisoned shadow), left red
+    /// zone, alignment; then the slab order.
+    /// </summary>
+    private static void CalculateSizes(SlubCache s, bool kasan)
     {
         ulong size = Math.Max(s.object_size, 8);
         bool redzone = (s.flags & SLAB_RED_ZONE) != 0;
@@ -145,6 +152,13 @@ public sealed class ReferenceSlab : ISlab
             if (s.offset + 8 > size)
                 s.offset = 0;
         }
+        if ((s.flags & (SLAB_KMALLOC | SLAB_STORE_USER)) == (SLAB_KMALLOC | SLAB_STORE_USER))
+        {
+            s.OrigSizeOffset = size;        // slub_debug_orig_size: an unsigned int after the tracking data
+            size += 8;
+        }
+        if (kasan)
+            size = Math.Max(size, s.object_size + KasanOptimalRedzone(s.object_size));
         if (redzone)
         {
             s.red_left_pad = ALIGN(8, s.align);
@@ -161,6 +175,16 @@ public sealed class ReferenceSlab : ISlab
     }
 
     private static ulong ALIGN_DOWN(ulong x, ulong a) => x & ~(a - 1);
+
+    /// <summary><c>optimal_redzone</c> (mm/kasan/generic.c).</summary>
+    private static ulong KasanOptimalRedzone(ulong objectSize) =>
+        objectSize <= 64 - 16 ? 16UL :
+        objectSize <= 128 - 32 ? 32UL :
+        objectSize <= 512 - 64 ? 64UL :
+        objectSize <= 4096 - 128 ? 128UL :
+        objectSize <= (1 << 14) - 256 ? 256UL :
+        objectSize <= (1 << 15) - 512 ? 512UL :
+        objectSize <= (1 << 16) - 1024 ? 1024UL : 2048UL;
 
     // ---- Allocation ----
 
@@ -494,8 +518,43 @@ public sealed class ReferenceSlab : ISlab
             return ZERO_SIZE_PTR;
         if (size > KMALLOC_MAX_CACHE_SIZE)
             return KmallocLarge(size, flags);
-        return SlabAlloc(KmallocCache(size, flags), flags);
+        return KmallocTrace(KmallocCache(size, flags), flags, size);
     }
+
+    public kptr kmalloc_trace(kmem_cache s, gfp_t flags, ulong size)
+    {
+        var cache = AsSlub(s);
+        if (size > cache.object_size)
+        {
+            WARN(true, $"kmalloc_trace({cache.name}, {size}): the request is larger than the cache's objects ({cache.object_size})");
+            return default;
+        }
+        return KmallocTrace(cache, flags, size);
+    }
+
+    /// <summary><c>__kmalloc_cache_noprof</c>: an object of a kmalloc cache, its requested size kept and the rest red-zoned when the cache says so.</summary>
+    private kptr KmallocTrace(SlubCache s, gfp_t flags, ulong size)
+    {
+        var obj = SlabAlloc(s, flags);
+        if (obj.addr != 0 && s.OrigSizeOffset != 0)
+            SetOrigSize(s, obj, size);
+        return obj;
+    }
+
+    /// <summary>
+    /// <c>set_orig_size</c>: records the requested size; with <c>SLAB_RED_ZONE</c>, the bytes from it to
+    /// the object size become red zone (<c>SLUB_RED_ACTIVE</c>), checked as "kmalloc Redzone" (S-10).
+    /// </summary>
+    private static void SetOrigSize(SlubCache s, kptr obj, ulong size)
+    {
+        Arch.raw_ref<ulong>(obj + s.OrigSizeOffset) = size;
+        if ((s.flags & SLAB_RED_ZONE) != 0 && size < s.object_size)
+            Arch.raw_span(obj + size, s.object_size - size).Fill(SLUB_RED_ACTIVE);
+    }
+
+    /// <summary><c>get_orig_size</c>: the requested size of a kmalloc object, or the object size when the cache does not keep it.</summary>
+    private static ulong GetOrigSize(SlubCache s, kptr obj) =>
+        s.OrigSizeOffset == 0 ? s.object_size : Arch.raw_ref<ulong>(obj + s.OrigSizeOffset);
 
     /// <summary><c>__kmalloc_large_node</c>: straight from the page allocator, a compound page of <c>get_order(size)</c>.</summary>
     private static kptr KmallocLarge(ulong size, gfp_t flags)
@@ -565,7 +624,13 @@ public sealed class ReferenceSlab : ISlab
         return PAGE_SIZE << head.compound_order;
     }
 
-    /// <summary><c>krealloc</c> / <c>__do_krealloc</c>: in place when the new size fits the object (zeroing the spare tail with __GFP_ZERO).</summary>
+    /// <summary>
+    /// <c>krealloc</c> / <c>__do_krealloc</c> (mm/slub.c): in place when the new size fits the object. With
+    /// __GFP_ZERO the spare memory is zeroed: from the requested size (<c>orig_size</c>) up to the new size
+    /// when the object grows within itself, else from the new size to the end of the object. A cache that
+    /// keeps <c>orig_size</c> records the new size, and with <c>SLAB_RED_ZONE</c> red-zones the rest
+    /// (slub_kunit <c>test_krealloc_redzone_zeroing</c>). A move copies the requested size (or the whole object).
+    /// </summary>
     public kptr krealloc(kptr p, ulong new_size, gfp_t flags)
     {
         if (ZERO_OR_NULL_PTR(p))
@@ -575,17 +640,28 @@ public sealed class ReferenceSlab : ISlab
             Kfree(p);
             return ZERO_SIZE_PTR;
         }
+        var head = Memory.HeadPageOf(p.addr);
+        var s = head is not null && (head.flags & PG_slab) != 0 ? (SlubCache)head.slab_cache! : null;
         ulong ks = Ksize(p);
+        ulong orig = s is null ? 0 : GetOrigSize(s, p);
         if (new_size <= ks)
         {
             if ((flags & __GFP_ZERO) != 0)
-                Arch.raw_span(p + new_size, ks - new_size).Clear();
+            {
+                if (orig != 0 && orig < new_size)
+                    Arch.raw_span(p + orig, new_size - orig).Clear();
+                else
+                    Arch.raw_span(p + new_size, ks - new_size).Clear();
+            }
+            if (s is not null && s.OrigSizeOffset != 0)
+                SetOrigSize(s, p, new_size);
             return p;
         }
         var n = Kmalloc(new_size, flags);
         if (n.addr == 0)
             return default;
-        Arch.raw_span(p, ks).CopyTo(Arch.raw_span(n, ks));
+        ulong keep = orig != 0 ? orig : ks;
+        Arch.raw_span(p, keep).CopyTo(Arch.raw_span(n, keep));
         Kfree(p);
         return n;
     }
@@ -734,6 +810,8 @@ public sealed class ReferenceSlab : ISlab
             Arch.raw_span(obj - s.red_left_pad, s.red_left_pad).Fill(SLUB_RED_ACTIVE);
             Arch.raw_span(obj + s.object_size, s.Inuse - s.object_size).Fill(SLUB_RED_ACTIVE);
         }
+        if (s.OrigSizeOffset != 0)
+            Arch.raw_ref<ulong>(obj + s.OrigSizeOffset) = s.object_size; // kmem_cache_alloc: the whole object was asked for
         _ = slab;
     }
 
@@ -758,6 +836,12 @@ public sealed class ReferenceSlab : ISlab
         {
             errors += CheckBytes(s, obj, "Left Redzone", obj - s.red_left_pad, s.red_left_pad, red);
             errors += CheckBytes(s, obj, "Redzone", obj + s.object_size, s.Inuse - s.object_size, red);
+            if (!free && s.OrigSizeOffset != 0)
+            {
+                ulong orig = GetOrigSize(s, obj);
+                if (orig < s.object_size)
+                    errors += CheckBytes(s, obj, "kmalloc Redzone", obj + orig, s.object_size - orig, SLUB_RED_ACTIVE);
+            }
         }
         if (free && PoisonObjects(s))
         {

@@ -90,7 +90,8 @@ public sealed class MachineChecks
         if (result.addr <= 16)
             return;
         // Production configuration, a kmem_cache object that need not be zero: only the alignment contract.
-        if (!Enabled && cache is not null && !zeroes && (gfp & gfp_t.__GFP_ZERO) == 0 && (result.addr & (Math.Max(cache.align, 1) - 1)) == 0)
+        if (!Enabled && family == AllocFamily.KmemCache && cache is not null && !zeroes && (gfp & gfp_t.__GFP_ZERO) == 0
+            && (result.addr & (Math.Max(cache.align, 1) - 1)) == 0)
             return;
         OnAllocSlow(id, family, result, size, gfp, cache, zeroes);
     }
@@ -106,7 +107,7 @@ public sealed class MachineChecks
             return;
         var site = Site(out var stack);
         AddLive(new Allocation(result.addr, size, family, fn, cache, site, stack));
-        MarkObjectAllocated(result.addr, size, family);
+        MarkObjectAllocated(result.addr, size, family, cache);
     }
 
     public bool OnReallocating(KernelFunctionId id, kptr p)
@@ -520,7 +521,7 @@ public sealed class MachineChecks
         return true;
     }
 
-    private void MarkObjectAllocated(ulong addr, ulong size, AllocFamily family)
+    private void MarkObjectAllocated(ulong addr, ulong size, AllocFamily family, kmem_cache? cache)
     {
         if (machine.Memory.IsDirectMap(addr))
         {
@@ -537,9 +538,10 @@ public sealed class MachineChecks
             else if (block is not null && family == AllocFamily.Kmalloc)
             {
                 // kasan_poison_kmalloc_redzone: the bytes between the requested size and the end of the
-                // size class are red zone (never past the next live object).
+                // object (its cache's object size, or the size class) are red zone (never past the next live object).
                 ulong end = ALIGNUp(addr + size, Granule);
-                ulong classEnd = Math.Min(addr + KmallocClass(size), NextLiveStart(addr));
+                ulong objectSize = cache is not null && cache.object_size >= size ? cache.object_size : KmallocClass(size);
+                ulong classEnd = Math.Min(addr + objectSize, NextLiveStart(addr));
                 if (classEnd > end)
                     Poison(end, classEnd - end, KASAN_SLAB_REDZONE, fromExisting: false);
             }

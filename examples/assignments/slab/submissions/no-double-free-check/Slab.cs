@@ -50,7 +50,8 @@ public sealed class StudentSlab : ISlab
         internal ulong Inuse;             // bytes of the object plus its red zone: where metadata starts
         internal readonly HashSet<page> Slabs = new();
         internal bool Destroyed;
-        internal bool Debug;              // SLAB_POISON / SLAB_RED_ZONE / SLAB_CONSISTENCY_CHECKS
+        internal bool Debug;              // SLAB_POISON / SLAB_RED_ZONE / SLAB_CONSISTENCY_CHECKS / SLAB_STORE_USER
+        internal ulong OrigSizeOffset;    // where a kmalloc object's requested size is kept (SLAB_KMALLOC | SLAB_STORE_USER); 0: not kept
         internal ulong SlabBytes => PAGE_SIZE << order;
     }
 
@@ -105,7 +106,7 @@ public sealed class StudentSlab : ISlab
         if ((flags & SLAB_KMALLOC) != 0 && (size & (size - 1)) == 0)
             align = Math.Max(align, Math.Min(size, PAGE_SIZE));
         s.align = calculate_alignment(flags, align, size);
-        s.Debug = (flags & (SLAB_POISON | SLAB_RED_ZONE | SLAB_CONSISTENCY_CHECKS)) != 0;
+        s.Debug = (flags & (SLAB_POISON | SLAB_RED_ZONE | SLAB_CONSISTENCY_CHECKS | SLAB_STORE_USER)) != 0;
         CalculateSizes(s);
         s.CpuSlab = new page?[Arch.nr_cpu_ids];
         s.MinPartial = Math.Clamp((int)Math.Log2(Math.Max(s.size, 2)) / 2, 5, 10);
@@ -113,7 +114,7 @@ public sealed class StudentSlab : ISlab
         return s;
     }
 
-    /// <summary><c>calculate_sizes</c>: object, right red zone, free pointer, left red zone, alignment; then the slab order.</summary>
+    /// <summary><c>calculate_sizes</c>: object, right red zone, free pointer, requested size (orig_size), left red zone, alignment; then the slab order.</summary>
     private static void CalculateSizes(SlubCache s)
     {
         ulong size = Math.Max(s.object_size, 8);
@@ -132,6 +133,11 @@ public sealed class StudentSlab : ISlab
             s.offset = ALIGN_DOWN(s.object_size / 2, 8);
             if (s.offset + 8 > size)
                 s.offset = 0;
+        }
+        if ((s.flags & (SLAB_KMALLOC | SLAB_STORE_USER)) == (SLAB_KMALLOC | SLAB_STORE_USER))
+        {
+            s.OrigSizeOffset = size;
+            size += 8;
         }
         if (redzone)
         {
@@ -454,8 +460,38 @@ public sealed class StudentSlab : ISlab
             return ZERO_SIZE_PTR;
         if (size > KMALLOC_MAX_CACHE_SIZE)
             return KmallocLarge(size, flags);
-        return SlabAlloc(KmallocCache(size, flags), flags);
+        return KmallocTrace(KmallocCache(size, flags), flags, size);
     }
+
+    public kptr kmalloc_trace(kmem_cache s, gfp_t flags, ulong size)
+    {
+        var cache = AsSlub(s);
+        if (size > cache.object_size)
+        {
+            WARN(true, $"kmalloc_trace({cache.name}, {size}): the request is larger than the cache's objects ({cache.object_size})");
+            return default;
+        }
+        return KmallocTrace(cache, flags, size);
+    }
+
+    private kptr KmallocTrace(SlubCache s, gfp_t flags, ulong size)
+    {
+        var obj = SlabAlloc(s, flags);
+        if (obj.addr != 0 && s.OrigSizeOffset != 0)
+            SetOrigSize(s, obj, size);
+        return obj;
+    }
+
+    /// <summary><c>set_orig_size</c>: with <c>SLAB_RED_ZONE</c>, the bytes from the requested size to the object size are red zone.</summary>
+    private static void SetOrigSize(SlubCache s, kptr obj, ulong size)
+    {
+        Arch.raw_ref<ulong>(obj + s.OrigSizeOffset) = size;
+        if ((s.flags & SLAB_RED_ZONE) != 0 && size < s.object_size)
+            Arch.raw_span(obj + size, s.object_size - size).Fill(SLUB_RED_ACTIVE);
+    }
+
+    private static ulong GetOrigSize(SlubCache s, kptr obj) =>
+        s.OrigSizeOffset == 0 ? s.object_size : Arch.raw_ref<ulong>(obj + s.OrigSizeOffset);
 
     /// <summary><c>__kmalloc_large_node</c>: straight from the page allocator, a compound page of <c>get_order(size)</c>.</summary>
     private static kptr KmallocLarge(ulong size, gfp_t flags)
@@ -526,7 +562,11 @@ public sealed class StudentSlab : ISlab
         return PAGE_SIZE << head.compound_order;
     }
 
-    /// <summary><c>krealloc</c> / <c>__do_krealloc</c>: in place when the new size fits the object (zeroing the spare tail with __GFP_ZERO).</summary>
+    /// <summary>
+    /// <c>krealloc</c> / <c>__do_krealloc</c>: in place when the new size fits the object; __GFP_ZERO zeroes
+    /// from the requested size up to the new size when growing within the object, else the tail after the
+    /// new size; a cache that keeps orig_size records the new size (and red-zones the rest).
+    /// </summary>
     public kptr krealloc(kptr p, ulong new_size, gfp_t flags)
     {
         if (ZERO_OR_NULL_PTR(p))
@@ -536,17 +576,27 @@ public sealed class StudentSlab : ISlab
             Kfree(p);
             return ZERO_SIZE_PTR;
         }
+        var s = SlabOf(p)?.slab_cache as SlubCache;
         ulong ks = Ksize(p);
+        ulong orig = s is null ? 0 : GetOrigSize(s, p);
         if (new_size <= ks)
         {
             if ((flags & __GFP_ZERO) != 0)
-                Arch.raw_span(p + new_size, ks - new_size).Clear();
+            {
+                if (orig != 0 && orig < new_size)
+                    Arch.raw_span(p + orig, new_size - orig).Clear();
+                else
+                    Arch.raw_span(p + new_size, ks - new_size).Clear();
+            }
+            if (s is not null && s.OrigSizeOffset != 0)
+                SetOrigSize(s, p, new_size);
             return p;
         }
         var n = Kmalloc(new_size, flags);
         if (n.addr == 0)
             return default;
-        Arch.raw_span(p, ks).CopyTo(Arch.raw_span(n, ks));
+        ulong keep = orig != 0 ? orig : ks;
+        Arch.raw_span(p, keep).CopyTo(Arch.raw_span(n, keep));
         Kfree(p);
         return n;
     }
@@ -701,6 +751,8 @@ public sealed class StudentSlab : ISlab
             Arch.raw_span(obj - s.red_left_pad, s.red_left_pad).Fill(SLUB_RED_ACTIVE);
             Arch.raw_span(obj + s.object_size, s.Inuse - s.object_size).Fill(SLUB_RED_ACTIVE);
         }
+        if (s.OrigSizeOffset != 0)
+            Arch.raw_ref<ulong>(obj + s.OrigSizeOffset) = s.object_size;
         _ = slab;
     }
 
@@ -725,6 +777,12 @@ public sealed class StudentSlab : ISlab
         {
             errors += CheckBytes(s, obj, "Left Redzone", obj - s.red_left_pad, s.red_left_pad, red);
             errors += CheckBytes(s, obj, "Redzone", obj + s.object_size, s.Inuse - s.object_size, red);
+            if (!free && s.OrigSizeOffset != 0)
+            {
+                ulong orig = GetOrigSize(s, obj);
+                if (orig < s.object_size)
+                    errors += CheckBytes(s, obj, "kmalloc Redzone", obj + orig, s.object_size - orig, SLUB_RED_ACTIVE);
+            }
         }
         if (free && PoisonObjects(s))
         {
