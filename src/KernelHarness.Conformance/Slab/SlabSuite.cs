@@ -461,6 +461,71 @@ public sealed class SlabSuite
         kmem_cache_destroy(s);
     }
 
+    // ---------------- kfree_rcu and bulk (library helpers on the slab's own calls) ----------------
+
+    [ConformanceTest("kmem_cache_destroy() in mm/slab_common.c calls kvfree_rcu_barrier() first: destroying a cache right after kfree_rcu() of its last object waits for the grace period and reports nothing (S-14, slub_kunit test_kfree_rcu)")]
+    public void destroy_waits_for_pending_kfree_rcu(ConformanceContext ctx)
+    {
+        MemKit.AllowErrorReports(ctx);
+        ulong free0 = nr_free_pages();
+        var s = kmem_cache_create("TestSlub_kfree_rcu", 64, 0, 0, null)!;
+        var p = kmem_cache_alloc(s, GFP_KERNEL);
+        ctx.Check(p.addr != 0, "kmem_cache_alloc succeeds");
+        var q = kmem_cache_alloc(s, GFP_KERNEL);
+        kmem_cache_free(s, q);
+        rcu_read_lock();
+        kfree_rcu(p); // a reader may still hold p: it is freed after the grace period
+        rcu_read_unlock();
+        var mark = MemKit.Now(ctx);
+        kmem_cache_destroy(s);
+        ctx.Check(!MemKit.Detected(ctx, mark, "Objects remaining", "still has objects"),
+            "kmem_cache_destroy() waits for the pending kfree_rcu() (kvfree_rcu_barrier()) instead of reporting its object as remaining", "no report", "\"Objects remaining\" / \"still has objects\"");
+        ctx.Equal(free0, nr_free_pages(), "after the kfree_rcu()'d object is freed the destroyed cache gives every page back");
+    }
+
+    [ConformanceTest("__kmem_cache_alloc_bulk() in mm/slab_common.c and lib/test_meminit.c: kmem_cache_alloc_bulk(c, gfp, 10, objects) returns 10 distinct objects, zeroed with __GFP_ZERO even when recycled; kmem_cache_free_bulk() frees them (S-16)")]
+    public void bulk_allocation_returns_distinct_zeroed_objects(ConformanceContext ctx)
+    {
+        var s = kmem_cache_create("TestSlub_bulk", 200, 0, 0, null)!;
+        var dirty = Enumerable.Range(0, 10).Select(_ => kmem_cache_alloc(s, GFP_KERNEL)).ToList();
+        foreach (var o in dirty)
+        {
+            memset(o, 0xee, 200);
+            kmem_cache_free(s, o);
+        }
+        var objects = new kptr[10];
+        int n = kmem_cache_alloc_bulk(s, GFP_KERNEL | __GFP_ZERO, 10, objects);
+        ctx.Equal(10, n, "kmem_cache_alloc_bulk(s, GFP_KERNEL | __GFP_ZERO, 10, objects) allocates all 10");
+        ctx.Equal(10, objects.Select(o => o.addr).Where(a => a != 0).Distinct().Count(), "the 10 objects are distinct and non-NULL");
+        foreach (var o in objects)
+            ctx.Check(ptr_span(o, 200).IndexOfAnyExcept((byte)0) < 0, "every object of a __GFP_ZERO bulk allocation is zeroed, recycled ones included");
+        ulong free0 = nr_free_pages();
+        kmem_cache_free_bulk(s, 10, objects);
+        var again = new kptr[10];
+        ctx.Equal(10, kmem_cache_alloc_bulk(s, GFP_KERNEL, 10, again), "after kmem_cache_free_bulk the objects can be allocated again");
+        ctx.Equal(free0, nr_free_pages(), "the freed objects are reused: no new slab");
+        kmem_cache_free_bulk(s, 10, again);
+        kmem_cache_destroy(s);
+    }
+
+    [ConformanceTest("__kmem_cache_alloc_bulk() in mm/slab_common.c: a bulk allocation that cannot be served whole returns 0 and frees every object it took, so nothing leaks (S-16: all or nothing)")]
+    public void bulk_allocation_is_all_or_nothing(ConformanceContext ctx)
+    {
+        MemKit.AllowErrorReports(ctx);
+        ulong free0 = nr_free_pages();
+        ulong size = 2UL << 20;
+        var big = kmem_cache_create("TestSlub_bulk_big", size, 0, 0, null)!;
+        ctx.Check(big is not null, "kmem_cache_create of 2 MiB objects succeeds");
+        int nr = (int)((free0 << PAGE_SHIFT) / size) + 8; // more than memory can hold
+        var objects = new kptr[nr];
+        int n = kmem_cache_alloc_bulk(big!, GFP_NOWAIT | __GFP_NOWARN, (ulong)nr, objects);
+        ctx.Equal(0, n, $"kmem_cache_alloc_bulk of {nr} 2 MiB objects (more than memory holds) returns 0");
+        var mark = MemKit.Now(ctx);
+        kmem_cache_destroy(big);
+        ctx.Check(!MemKit.Detected(ctx, mark, "Objects remaining", "still has objects"), "the failed bulk allocation freed every object it took: destroying the cache finds none", "no object left", "objects remaining");
+        ctx.Equal(free0, nr_free_pages(), "after the failed bulk allocation and the cache's destruction every page is back");
+    }
+
     [ConformanceTest("__vmalloc_node_range() and vfree() in mm/vmalloc.c: vmalloc memory is virtually contiguous in the vmalloc area, page backed, and vfree gives the pages back")]
     public void vmalloc_is_virtually_contiguous_and_page_backed(ConformanceContext ctx)
     {

@@ -129,6 +129,9 @@ public sealed partial class Machine
     /// <summary>The CPU of <see cref="Running"/> (a running task never changes CPU).</summary>
     internal int RunningCpu;
 
+    /// <summary>Objects given to <c>kfree_rcu</c> and not yet freed (library state of the slab helpers).</summary>
+    internal Reference.Slab.SlabLibrary.Queue? KfreeRcuQueue;
+
     /// <summary>jiffies now.</summary>
     public ulong Jiffies => jiffies;
 

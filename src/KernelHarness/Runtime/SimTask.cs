@@ -100,6 +100,9 @@ internal sealed class SimTask
     /// <summary>RCU read-side nesting depth.</summary>
     public int RcuDepth;
 
+    /// <summary>Outermost <c>rcu_read_unlock()</c>s so far: a grace period that waits for this task is over once it moves.</summary>
+    public long RcuExits;
+
     public int Pid => Task.pid;
     public string Comm => Task.comm;
 

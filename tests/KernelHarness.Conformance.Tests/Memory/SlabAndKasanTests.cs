@@ -166,6 +166,103 @@ public sealed class SlabAndKasanTests
         Assert.Contains(m.Reports, r => r.Title.Contains("Left Redzone overwritten", StringComparison.Ordinal));
     }
 
+    // ---- kfree_rcu and bulk (library helpers) ----
+
+    [Fact]
+    public void Kfree_rcu_frees_only_after_every_reader_has_left()
+    {
+        bool liveWhileReading = false, freedAfter = false;
+        var m = Run(slab =>
+        {
+            var p = kmalloc(64, GFP_KERNEL);
+            memset(p, 7, 64);
+            bool inside = false, release = false;
+            var done = new completion();
+            kthread_run(_ =>
+            {
+                rcu_read_lock();
+                inside = true;
+                while (!release)
+                {
+                    cpu_relax();
+                    Assert.Equal(7, ptr_ref<byte>(p)); // still readable: no KASAN report
+                }
+                rcu_read_unlock();
+                complete(done);
+                return 0;
+            }, null, "rcu-reader");
+            while (!inside)
+                msleep(1);
+            kfree_rcu(p);
+            msleep(20); // many ticks: the reader is still inside its section
+            liveWhileReading = Machine.Current.Checks.FindLive(p.addr) is not null;
+            release = true;
+            wait_for_completion(done);
+            kvfree_rcu_barrier();
+            freedAfter = Machine.Current.Checks.FindLive(p.addr) is null;
+        });
+        Assert.True(m.Reports.Count == 0, Dump(m));
+        Assert.True(liveWhileReading, "kfree_rcu freed the object while a reader that predates it was still inside rcu_read_lock()");
+        Assert.True(freedAfter, "after the reader left and kvfree_rcu_barrier() the object is freed");
+    }
+
+    [Fact]
+    public void Kfree_rcu_frees_kmalloc_vmalloc_and_cache_objects_each_with_its_own_free()
+    {
+        var m = Run(slab =>
+        {
+            var c = kmem_cache_create("rcu-objs", 100, 0, 0, null)!;
+            var a = kmalloc(100, GFP_KERNEL);
+            var v = vmalloc(3 * PAGE_SIZE);
+            var o = kmem_cache_alloc(c, GFP_KERNEL);
+            kfree_rcu(a);
+            kfree_rcu(v);
+            kfree_rcu(o);
+            kfree_rcu(NULL);
+            msleep(5); // the RCU timer frees them in softirq context
+            Assert.Null(Machine.Current.Checks.FindLive(a.addr));
+            Assert.Null(Machine.Current.Checks.FindLive(v.addr));
+            Assert.Null(Machine.Current.Checks.FindLive(o.addr));
+            kmem_cache_destroy(c);
+        });
+        Assert.True(m.Reports.Count == 0, Dump(m));
+    }
+
+    [Fact]
+    public void Kvfree_rcu_barrier_inside_a_read_section_warns_instead_of_waiting_for_ever()
+    {
+        var m = Run(slab =>
+        {
+            var p = kmalloc(32, GFP_KERNEL);
+            rcu_read_lock();
+            kfree_rcu(p);
+            kvfree_rcu_barrier();
+            rcu_read_unlock();
+            kvfree_rcu_barrier();
+            Assert.Null(Machine.Current.Checks.FindLive(p.addr));
+        });
+        Assert.Contains(m.Reports, r => r.Kind == ReportKind.Warning
+            && r.Details.Any(d => d.Contains("kvfree_rcu_barrier() inside an RCU read-side critical section", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Failed_bulk_allocation_frees_what_it_took()
+    {
+        int got = -1;
+        long liveAfter = -1;
+        var m = Run(slab =>
+        {
+            var c = kmem_cache_create("bulk-big", 2UL << 20, 0, 0, null)!;
+            var objs = new kptr[500];
+            got = kmem_cache_alloc_bulk(c, GFP_NOWAIT | __GFP_NOWARN, 500, objs);
+            liveAfter = Machine.Current.Checks.LiveObjects.Count(a => ReferenceEquals(a.Cache, c));
+            kmem_cache_destroy(c);
+        });
+        Assert.Equal(0, got);
+        Assert.Equal(0, liveAfter);
+        Assert.True(m.Reports.Count == 0, Dump(m));
+    }
+
     [Fact]
     public void Calculate_alignment_follows_slab_common()
     {

@@ -413,7 +413,8 @@ public sealed class ReferenceLocking : ILocking
             M.Warn("rcu_read_unlock() without rcu_read_lock()", "rcu_read_unlock");
             return;
         }
-        t.RcuDepth--;
+        if (--t.RcuDepth == 0)
+            t.RcuExits++;
     }
 
     public void synchronize_rcu()

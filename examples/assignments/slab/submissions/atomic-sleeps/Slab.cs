@@ -396,6 +396,7 @@ public sealed class StudentSlab : ISlab
         }
         if (--s.refcount > 0)
             return;
+        kvfree_rcu_barrier(); // in-flight kfree_rcu()s may include objects of this cache (S-14)
         FlushCpuSlabs(s);
         // __kmem_cache_shutdown → free_partial: empty slabs go back, slabs with objects are listed.
         long live = 0;
