@@ -97,9 +97,28 @@ public sealed class DriverSuite
         ctx.Equal(resets, drv.resets, "no reset work runs after remove() (cancel_work_sync)");
     }
 
-    [ConformanceTest("lockdep and the debug kernel under load: traffic from several CPUs while the watchdog runs", Group = "concurrency", Seed = 5)]
+    private const string NoLeakRule =
+        "kmemleak (mm/kmemleak.c): after remove() every buffer the driver allocated is freed: no object is left that nothing references (\"unreferenced object\")";
+
+    [ConformanceTest("kmemleak (mm/kmemleak.c, CONFIG_DEBUG_KMEMLEAK): the driver frees every buffer it allocates; after traffic and remove() no object it allocated is left unreferenced")]
+    public void the_driver_leaks_no_memory(ConformanceContext ctx)
+    {
+        ctx.CheckLeaksAtEnd(NoLeakRule); // no roots: after remove() the driver keeps nothing
+        var (drv, dev) = Probe(ctx);
+        for (int burst = 1; burst <= 10; burst++)
+        {
+            dev.receive(burst);
+            msleep(5);
+        }
+        msleep(50);
+        ctx.Check(drv.packets > 0, "the tasklet ran (packets were counted)");
+        drv.remove();
+    }
+
+    [ConformanceTest("lockdep and the debug kernel under load: traffic from several CPUs while the watchdog runs; nothing leaks (kmemleak)", Group = "concurrency", Seed = 5)]
     public void traffic_from_several_cpus(ConformanceContext ctx)
     {
+        ctx.CheckLeaksAtEnd(NoLeakRule);
         var (drv, dev) = Probe(ctx);
         int done = 0, sent = 0;
         for (int w = 0; w < 3; w++)

@@ -156,6 +156,7 @@ public sealed class ConformanceContext
     /// </summary>
     public void CheckNoLeaks(string rule, params kptr[] roots)
     {
+        leakCheckAtEnd = null; // checked now: not again at the end
         var leaks = Machine.Checks.ScanForLeaks(roots);
         allowed.Add(ReportKind.Kmemleak);
         if (leaks.Count > 0)
@@ -164,6 +165,24 @@ public sealed class ConformanceContext
                 string.Join(", ", leaks.Take(5).Select(l => $"{l.Size}-byte object at 0x{l.Start:x} from {l.Function}()"))
                 + (leaks.Count > 5 ? $" and {leaks.Count - 5} more" : ""));
         }
+    }
+
+    private (string Rule, kptr[] Roots)? leakCheckAtEnd;
+
+    /// <summary>
+    /// Declares the test's kmemleak roots: when the test body returns, <see cref="CheckNoLeaks"/> runs with
+    /// them (inside the machine, before it stops), so any object still allocated and reachable from
+    /// nothing the test keeps fails the test with <paramref name="rule"/>. A test that declares nothing is
+    /// not leak-checked (many keep objects on purpose). Needs KASAN's allocation records (the default
+    /// debug configuration); objects waiting in <c>kfree_rcu</c> count as referenced, as in Linux.
+    /// </summary>
+    public void CheckLeaksAtEnd(string rule, params kptr[] roots) => leakCheckAtEnd = (rule, roots);
+
+    /// <summary>Runs the end-of-test checks a test declared (the runner calls it when the body returns).</summary>
+    internal void RunEndOfTestChecks()
+    {
+        if (leakCheckAtEnd is { } check)
+            CheckNoLeaks(check.Rule, check.Roots);
     }
 
     // ---- Performance ----

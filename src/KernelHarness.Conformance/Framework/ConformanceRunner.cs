@@ -228,6 +228,7 @@ public static class ConformanceRunner
         try
         {
             method.Invoke(instance, new object[] { ctx });
+            ctx.RunEndOfTestChecks();
         }
         catch (TargetInvocationException ex) when (ex.InnerException is not null)
         {

@@ -21,6 +21,8 @@ public sealed class SlabSuite
 {
     private const uint CTOR_PATTERN = 0x41414141; // lib/test_meminit.c
 
+    private const string NoLeakRule = "kmemleak (mm/kmemleak.c, CONFIG_DEBUG_KMEMLEAK): at the end of the test every object it allocated is freed: none is left unreferenced";
+
     // ---------------- directed ----------------
 
     [ConformanceTest("kmalloc() and kfree() in include/linux/slab.h, mm/slub.c: kmalloc(0) is ZERO_SIZE_PTR; kfree(NULL) and kfree(ZERO_SIZE_PTR) are no-ops (S-1)")]
@@ -103,6 +105,7 @@ public sealed class SlabSuite
     [ConformanceTest("slab_post_alloc_hook() in mm/slub.c and lib/test_meminit.c: kzalloc, kmem_cache_zalloc, kcalloc and __GFP_ZERO zero even a recycled, dirtied object (S-5)")]
     public void zeroing_allocations_zero_recycled_objects(ConformanceContext ctx)
     {
+        ctx.CheckLeaksAtEnd(NoLeakRule);
         foreach (ulong size in new ulong[] { 8, 64, 96, 200, 1024, 4096, 9000 })
         {
             var p = kmalloc(size, GFP_KERNEL);
@@ -204,6 +207,7 @@ public sealed class SlabSuite
     [ConformanceTest("kmem_cache_destroy() and __kmem_cache_shutdown() in mm/slub.c: with no live objects every slab page goes back to the page allocator (S-13)")]
     public void destroy_returns_every_page(ConformanceContext ctx)
     {
+        ctx.CheckLeaksAtEnd(NoLeakRule);
         ulong free0 = nr_free_pages();
         var c = kmem_cache_create("destroy-test", 200, 0, SLAB_HWCACHE_ALIGN, null)!;
         var objs = Enumerable.Range(0, 1000).Select(_ => kmem_cache_alloc(c, GFP_KERNEL)).ToList();
@@ -438,6 +442,7 @@ public sealed class SlabSuite
     [ConformanceTest("__do_krealloc() in mm/slub.c: in a red-zoned kmalloc cache krealloc keeps orig_size: shrinking 48 -> 40 red-zones 40..63, growing 40 -> 56 in place zeroes 40..55 and red-zones 56..63, growing to 112 moves and keeps 56 bytes (S-15, slub_kunit test_krealloc_redzone_zeroing)")]
     public void krealloc_zeroes_and_red_zones_from_the_requested_size(ConformanceContext ctx)
     {
+        ctx.CheckLeaksAtEnd(NoLeakRule);
         var s = kmem_cache_create("TestSlub_krealloc", 64, 0, SLAB_KMALLOC | SLAB_STORE_USER | SLAB_RED_ZONE, null)!;
         var p = kmalloc_trace(s, GFP_KERNEL, 48);
         memset(p, 0xff, 48);
@@ -466,6 +471,7 @@ public sealed class SlabSuite
     [ConformanceTest("kmem_cache_destroy() in mm/slab_common.c calls kvfree_rcu_barrier() first: destroying a cache right after kfree_rcu() of its last object waits for the grace period and reports nothing (S-14, slub_kunit test_kfree_rcu)")]
     public void destroy_waits_for_pending_kfree_rcu(ConformanceContext ctx)
     {
+        ctx.CheckLeaksAtEnd(NoLeakRule);
         MemKit.AllowErrorReports(ctx);
         ulong free0 = nr_free_pages();
         var s = kmem_cache_create("TestSlub_kfree_rcu", 64, 0, 0, null)!;
@@ -486,6 +492,7 @@ public sealed class SlabSuite
     [ConformanceTest("__kmem_cache_alloc_bulk() in mm/slab_common.c and lib/test_meminit.c: kmem_cache_alloc_bulk(c, gfp, 10, objects) returns 10 distinct objects, zeroed with __GFP_ZERO even when recycled; kmem_cache_free_bulk() frees them (S-16)")]
     public void bulk_allocation_returns_distinct_zeroed_objects(ConformanceContext ctx)
     {
+        ctx.CheckLeaksAtEnd(NoLeakRule);
         var s = kmem_cache_create("TestSlub_bulk", 200, 0, 0, null)!;
         var dirty = Enumerable.Range(0, 10).Select(_ => kmem_cache_alloc(s, GFP_KERNEL)).ToList();
         foreach (var o in dirty)
@@ -524,6 +531,33 @@ public sealed class SlabSuite
         kmem_cache_destroy(big);
         ctx.Check(!MemKit.Detected(ctx, mark, "Objects remaining", "still has objects"), "the failed bulk allocation freed every object it took: destroying the cache finds none", "no object left", "objects remaining");
         ctx.Equal(free0, nr_free_pages(), "after the failed bulk allocation and the cache's destruction every page is back");
+    }
+
+    [ConformanceTest("__do_krealloc() in mm/slub.c: a krealloc that moves the object frees the old one (kfree(p) after the copy): round after round of kmalloc, growing krealloc and kfree holds no more pages (S-15)")]
+    public void krealloc_that_moves_frees_the_old_object(ConformanceContext ctx)
+    {
+        ulong heldAfterWarmUp = 0;
+        ulong free0 = nr_free_pages();
+        for (int round = 0; round < 8; round++)
+        {
+            ctx.Step($"round {round}: 64 x kmalloc(2000), krealloc(5000), kfree");
+            var objs = Enumerable.Range(0, 64).Select(_ => kmalloc(2000, GFP_KERNEL)).ToList();
+            for (int i = 0; i < objs.Count; i++)
+            {
+                memset(objs[i], 0x5a, 2000);
+                var moved = krealloc(objs[i], 5000, GFP_KERNEL);
+                ctx.Check(moved.addr > 16 && moved != objs[i], "krealloc from 2000 to 5000 bytes moves to the kmalloc-8k cache");
+                objs[i] = moved;
+            }
+            foreach (var o in objs)
+                kfree(o);
+            ulong held = free0 - Math.Min(free0, nr_free_pages());
+            if (round == 1)
+                heldAfterWarmUp = held;
+            if (round == 7)
+                ctx.Check(held <= heldAfterWarmUp + 16, "the pages held stay the same from round to round: every old object krealloc moved away from was freed",
+                    $"<= {heldAfterWarmUp + 16} pages held", $"{held} pages held");
+        }
     }
 
     [ConformanceTest("__vmalloc_node_range() and vfree() in mm/vmalloc.c: vmalloc memory is virtually contiguous in the vmalloc area, page backed, and vfree gives the pages back")]
@@ -662,6 +696,7 @@ public sealed class SlabSuite
     [ConformanceTest("per-CPU slabs and n->list_lock in mm/slub.c: allocations on several CPUs and GFP_ATOMIC allocations in softirq context never share an object", Group = "concurrency", Seed = 3, Cpus = 4)]
     public void concurrent_allocations_with_softirq_allocations(ConformanceContext ctx)
     {
+        ctx.CheckLeaksAtEnd(NoLeakRule);
         var cache = kmem_cache_create("concurrent-test", 96, 0, SLAB_HWCACHE_ALIGN, null)!;
         var owners = new Dictionary<ulong, string>();
         string? error = null;

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Text;
 using KernelHarness.Conformance.Memory;
 using KernelHarness.Runtime;
@@ -173,6 +174,9 @@ public static class SlabTraces
         }
 
         public bool HasNext => next < lines.Length;
+
+        /// <summary>The objects the trace holds now (kmemleak's roots at the end of a run).</summary>
+        public kptr[] Live => objs.Where(o => o.P.addr > 16).Select(o => o.P).ToArray();
         public string? Error { get; private set; }
         public ulong LiveBytes { get; private set; }
         public string Current => next - 1 < lines.Length ? lines[next - 1] : "";
@@ -319,5 +323,6 @@ internal static class SlabTraceChecker
             ctx.Step($"op {op++}: {player.Current}");
             ctx.Check(player.Error is null, "every request succeeds, aligned, inside no other live payload, with its payload intact until freed (mdriver eval_mm_valid)", "no error", player.Error);
         }
+        ctx.CheckNoLeaks("kmemleak (mm/kmemleak.c): at the end of the trace every object is either freed or still held by the trace", player.Live);
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using KernelHarness.Annotations;
 
@@ -302,7 +303,9 @@ public sealed class MachineChecks
     {
         var reachable = new HashSet<ulong>();
         var work = new Stack<Allocation>();
-        foreach (var r in roots)
+        // Objects waiting in kfree_rcu are referenced by RCU's callback list, as in Linux.
+        var pendingRcu = machine.KfreeRcuQueue?.Entries.Select(e => e.P) ?? Enumerable.Empty<kptr>();
+        foreach (var r in roots.Concat(pendingRcu))
         {
             var a = FindLive(r.addr);
             if (a is not null && reachable.Add(a.Start))
@@ -333,7 +336,7 @@ public sealed class MachineChecks
         {
             var details = new List<string>
             {
-                string.Create(CultureInfo.InvariantCulture, $"  comm \"{a.AllocatedBy}\", jiffies {machine.Jiffies}"),
+                string.Create(CultureInfo.InvariantCulture, $"  comm \"{Comm(a.AllocatedBy)}\", pid {Pid(a.AllocatedBy)}, jiffies {machine.Jiffies}"),
                 "  backtrace:",
             };
             foreach (var f in a.AllocStack)
@@ -351,6 +354,11 @@ public sealed class MachineChecks
         }
         return leaks;
     }
+
+    // AllocatedBy is "pid:comm".
+    private static string Pid(string allocatedBy) => allocatedBy.Split(':', 2)[0];
+
+    private static string Comm(string allocatedBy) => allocatedBy.Split(':', 2) is { Length: 2 } parts ? parts[1] : allocatedBy;
 
     /// <summary>The live object containing <paramref name="addr"/>, if any (O(log n)).</summary>
     public Allocation? FindLive(ulong addr)

@@ -42,6 +42,34 @@ public class KmemleakTests
     }
 
     [Fact]
+    public void Objects_waiting_in_kfree_rcu_are_referenced_by_rcu_not_leaked()
+    {
+        var m = Sim.Run(() =>
+        {
+            var p = kmalloc(40, GFP_KERNEL);
+            rcu_read_lock();
+            kfree_rcu(p); // pending until this task leaves its read section
+            Assert.Empty(Machine.Current.Checks.ScanForLeaks(System.Array.Empty<kptr>()));
+            rcu_read_unlock();
+            kvfree_rcu_barrier();
+        });
+        Assert.DoesNotContain(m.Reports, r => r.Kind == ReportKind.Kmemleak);
+    }
+
+    [Fact]
+    public void The_report_names_comm_pid_and_the_allocation_backtrace()
+    {
+        var m = Sim.Run(() =>
+        {
+            _ = kmalloc(24, GFP_KERNEL);
+            Machine.Current.Checks.ScanForLeaks(System.Array.Empty<kptr>());
+        });
+        var report = Assert.Single(m.Reports, r => r.Kind == ReportKind.Kmemleak);
+        Assert.Matches("^  comm \"[^\":]+\", pid [0-9]+, jiffies [0-9]+$", report.Details[0]);
+        Assert.Equal("  backtrace:", report.Details[1]);
+    }
+
+    [Fact]
     public void Freed_objects_are_never_reported()
     {
         var m = Sim.Run(() =>
