@@ -39,8 +39,7 @@ internal sealed class ProvenanceModel
     private readonly ConcurrentDictionary<IMethodSymbol, Origin?> returns = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<FreeSummary>> frees = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<Finding>> findings = new(SymbolEqualityComparer.Default);
-    private readonly object fieldGate = new();
-    private Dictionary<ISymbol, Origin?>? fields;
+    private readonly ConcurrentDictionary<ISymbol, Origin?> fieldOrigins = new(SymbolEqualityComparer.Default);
 
     private ProvenanceModel(CompilationModel model)
     {
@@ -56,17 +55,6 @@ internal sealed class ProvenanceModel
     private ulong NoFail { get; }
 
     public static ProvenanceModel Get(CompilationModel model) => Models.GetValue(model, m => new ProvenanceModel(m));
-
-    /// <summary>All findings of a member's operation block: the member and its lambdas and local functions.</summary>
-    public IEnumerable<Finding> FindingsFor(ISymbol owner)
-    {
-        if (owner is IMethodSymbol m && Model.Index.BodyOf(m.OriginalDefinition) is not null)
-            foreach (var f in Analyze(m.OriginalDefinition))
-                yield return f;
-        foreach (var fn in Model.Index.NestedFunctions(owner.OriginalDefinition))
-            foreach (var f in Analyze(fn))
-                yield return f;
-    }
 
     public ImmutableArray<Finding> Analyze(IMethodSymbol method)
         => findings.GetOrAdd(method.OriginalDefinition, m => ProvenanceEngine.Run(this, m));
@@ -309,70 +297,35 @@ internal sealed class ProvenanceModel
     // ------------------------------------------------------------------ fields
 
     /// <summary>The one kind of allocation every assignment in the compilation stores in a field, if they agree.</summary>
-    public Origin? FieldOrigin(ISymbol field)
-    {
-        var table = fields;
-        if (table is null)
-        {
-            lock (fieldGate)
-            {
-                table = fields ??= BuildFields();
-            }
-        }
-        return table.TryGetValue(field.OriginalDefinition, out var o) ? o : null;
-    }
+    public Origin? FieldOrigin(ISymbol field) => fieldOrigins.GetOrAdd(field.OriginalDefinition, ComputeFieldOrigin);
 
-    private Dictionary<ISymbol, Origin?> BuildFields()
+    private Origin? ComputeFieldOrigin(ISymbol field)
     {
-        var found = new Dictionary<ISymbol, List<Origin>>(SymbolEqualityComparer.Default);
-        var conflict = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
-        foreach (var tree in K.Compilation.SyntaxTrees)
+        if (!field.Locations.Any(l => l.IsInSource))
+            return null;
+        var all = new List<Origin>();
+        foreach (var site in Model.Index.OperationsMentioning(field, OperationKind.SimpleAssignment))
         {
-            var root = tree.GetRoot();
-            SemanticModel? sm = null;
-            foreach (var node in root.DescendantNodes())
+            var a = (ISimpleAssignmentOperation)site.Operation;
+            if (a.Syntax is not AssignmentExpressionSyntax { Right: InvocationExpressionSyntax or IdentifierNameSyntax or MemberAccessExpressionSyntax or PostfixUnaryExpressionSyntax or CastExpressionSyntax })
+                continue;
+            ISymbol? target = Eval.Unwrap(a.Target) switch
             {
-                IOperation? valueOp = null;
-                ISymbol? target = null;
-                IMethodSymbol? frame = null;
-                if (node is AssignmentExpressionSyntax asg && asg.Right is InvocationExpressionSyntax or IdentifierNameSyntax or MemberAccessExpressionSyntax or PostfixUnaryExpressionSyntax or CastExpressionSyntax)
-                {
-                    sm ??= Model.SemanticModels.Get(tree);
-                    if (sm.GetOperation(asg) is not ISimpleAssignmentOperation a)
-                        continue;
-                    target = Eval.Unwrap(a.Target) switch
-                    {
-                        IFieldReferenceOperation f => f.Field,
-                        IPropertyReferenceOperation p when p.Arguments.IsEmpty => p.Property,
-                        _ => null,
-                    };
-                    if (target is null || !target.Locations.Any(l => l.IsInSource))
-                        continue;
-                    valueOp = a.Value;
-                    frame = sm.GetEnclosingSymbol(asg.SpanStart) as IMethodSymbol;
-                }
-                if (valueOp is null || target is null)
-                    continue;
-                target = target.OriginalDefinition;
-                var body = frame is null ? null : Model.Index.BodyOf(frame.OriginalDefinition);
-                var list = new List<Origin>();
-                bool ok = body is not null && frame is not null && ValueOrigins(valueOp, body, frame.OriginalDefinition, 0, list);
-                if (!ok)
-                {
-                    conflict.Add(target);
-                    continue;
-                }
-                if (!found.TryGetValue(target, out var all))
-                    found[target] = all = new List<Origin>();
-                foreach (var o in list)
-                    all.Add(o.CacheKey is not null && !o.CacheKey.StartsWith("F:", System.StringComparison.Ordinal) ? o with { CacheKey = null, CacheText = null } : o);
-            }
+                IFieldReferenceOperation f => f.Field,
+                IPropertyReferenceOperation p when p.Arguments.IsEmpty => p.Property,
+                _ => null,
+            };
+            if (target is null || !SymbolEqualityComparer.Default.Equals(target.OriginalDefinition, field))
+                continue;
+            var frame = CompilationIndex.EnclosingFunction(site)?.OriginalDefinition;
+            var body = frame is null ? null : Model.Index.BodyOf(frame);
+            var list = new List<Origin>();
+            if (body is null || frame is null || !ValueOrigins(a.Value, body, frame, 0, list))
+                return null; // one assignment of something unknown: the field may hold anything
+            foreach (var o in list)
+                all.Add(o.CacheKey is not null && !o.CacheKey.StartsWith("F:", System.StringComparison.Ordinal) ? o with { CacheKey = null, CacheText = null } : o);
         }
-        var result = new Dictionary<ISymbol, Origin?>(SymbolEqualityComparer.Default);
-        foreach (var kv in found)
-            if (!conflict.Contains(kv.Key) && kv.Value.Count > 0 && kv.Value.All(o => o.SameKind(kv.Value[0])))
-                result[kv.Key] = kv.Value[0] with { CanFail = false };
-        return result;
+        return all.Count > 0 && all.All(o => o.SameKind(all[0])) ? all[0] with { CanFail = false } : null;
     }
 
     public static IEnumerable<IOperation> Descend(IOperation root)

@@ -14,29 +14,23 @@ public sealed class AtomicGfpWhereSleepingAllowedAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH1003;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
-        start.RegisterOperationBlockAction(block =>
-        {
-            if (block.OperationBlocks.IsEmpty || block.OwningSymbol is not IMethodSymbol owner)
-                return;
-            model.SemanticModels.Seed(block.OperationBlocks[0].SemanticModel);
-            Check(block, model, owner);
-            foreach (var fn in model.Index.NestedFunctions(owner.OriginalDefinition))
-                Check(block, model, fn);
-        });
+        foreach (var fn in file.Methods)
+            Check(file, fn);
     }
 
-    private static void Check(OperationBlockAnalysisContext block, CompilationModel model, IMethodSymbol fn)
+    private static void Check(FileContext file, IMethodSymbol fn)
     {
+        var model = file.Model;
         var analysis = model.Analyze(fn);
         foreach (var site in analysis.AtomicGfpSites)
         {
-            if (site.AtomicOnSomePath || site.Location.SourceTree != block.FilterTree)
+            if (site.AtomicOnSomePath || site.Location.SourceTree != file.Tree)
                 continue;
             if (model.ReachedContext(fn) != CompilationModel.ProcessOnly.Process)
                 return;
-            block.ReportDiagnostic(Diagnostic.Create(Descriptors.KH1003, site.Location, site.Api + "()", site.GfpText, fn.MethodKind == MethodKind.AnonymousFunction ? "lambda" : fn.Name));
+            file.Report(Diagnostic.Create(Descriptors.KH1003, site.Location, site.Api + "()", site.GfpText, fn.MethodKind == MethodKind.AnonymousFunction ? "lambda" : fn.Name));
         }
     }
 }

@@ -16,20 +16,21 @@ public sealed class InvalidGfpCombinationAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH1004;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
+        var model = file.Model;
         var k = model.Symbols;
         ulong dma = k.Bit("__GFP_DMA"), high = k.Bit("__GFP_HIGHMEM"), dma32 = k.Bit("__GFP_DMA32"), nofail = k.Bit("__GFP_NOFAIL");
-        start.RegisterOperationAction(ctx =>
+        foreach (var site in file.Operations(OperationKind.Invocation))
         {
-            var inv = (IInvocationOperation)ctx.Operation;
+            var inv = (IInvocationOperation)site.Operation;
             var info = k.Info(inv.TargetMethod);
             var gfpParam = info.AllocGfp ?? info.SleepIfGfp;
             if (gfpParam is null)
-                return;
+                continue;
             var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == gfpParam);
             if (arg is null || Eval.Gfp(arg.Value, inv.TargetMethod, default) is not ulong g)
-                return;
+                continue;
             var api = k.DisplayName(inv.TargetMethod) + "()";
             string? problem = null;
             var zones = new List<string>();
@@ -43,7 +44,7 @@ public sealed class InvalidGfpCombinationAnalyzer : KernelRuleAnalyzer
             else if ((g & nofail) != 0 && !k.AllowsBlocking(g))
                 problem = "__GFP_NOFAIL with flags that may not block: the allocator cannot retry forever without sleeping";
             if (problem is not null)
-                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH1004, arg.Value.Syntax.GetLocation(), api, problem));
-        }, OperationKind.Invocation);
+                file.Report(Diagnostic.Create(Descriptors.KH1004, arg.Value.Syntax.GetLocation(), api, problem));
+        }
     }
 }

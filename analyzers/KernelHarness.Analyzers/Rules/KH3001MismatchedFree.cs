@@ -1,5 +1,3 @@
-using KernelHarness.Analyzers.Provenance;
-using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 
@@ -7,10 +5,7 @@ namespace KernelHarness.Analyzers.Rules;
 
 /// <summary>KH3001: memory from one allocator returned to another (another family, another cache, another page order), followed through locals, fields, parameters and helpers. Findings come from the shared allocation-provenance engine.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class MismatchedFreeAnalyzer : KernelRuleAnalyzer
+public sealed class MismatchedFreeAnalyzer : ProvenanceRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH3001;
-
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
-        => ProvenanceRule.Register(start, model, Rule);
 }

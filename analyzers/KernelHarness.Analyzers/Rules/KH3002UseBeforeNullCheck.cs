@@ -1,5 +1,3 @@
-using KernelHarness.Analyzers.Provenance;
-using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 
@@ -7,10 +5,7 @@ namespace KernelHarness.Analyzers.Rules;
 
 /// <summary>KH3002: a pointer from an allocator that can fail passed to an accessor before a NULL check on that path. Findings come from the shared allocation-provenance engine.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class UseBeforeNullCheckAnalyzer : KernelRuleAnalyzer
+public sealed class UseBeforeNullCheckAnalyzer : ProvenanceRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH3002;
-
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
-        => ProvenanceRule.Register(start, model, Rule);
 }

@@ -1,5 +1,3 @@
-using KernelHarness.Analyzers.Provenance;
-using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 
@@ -7,10 +5,7 @@ namespace KernelHarness.Analyzers.Rules;
 
 /// <summary>KH3003: the same allocation freed twice on a path within a method (directly or through a helper that always frees). Findings come from the shared allocation-provenance engine.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class DoubleFreeAnalyzer : KernelRuleAnalyzer
+public sealed class DoubleFreeAnalyzer : ProvenanceRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH3003;
-
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
-        => ProvenanceRule.Register(start, model, Rule);
 }

@@ -1,5 +1,3 @@
-using KernelHarness.Analyzers.Provenance;
-using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 
@@ -7,10 +5,7 @@ namespace KernelHarness.Analyzers.Rules;
 
 /// <summary>KH3004: an allocation neither freed, returned nor handed to an owner on a path that returns a negative errno. Findings come from the shared allocation-provenance engine.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class LeakOnErrorPathAnalyzer : KernelRuleAnalyzer
+public sealed class LeakOnErrorPathAnalyzer : ProvenanceRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH3004;
-
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
-        => ProvenanceRule.Register(start, model, Rule);
 }

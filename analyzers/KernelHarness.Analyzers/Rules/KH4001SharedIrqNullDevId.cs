@@ -11,18 +11,19 @@ public sealed class SharedIrqNullDevIdAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH4001;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
-        start.RegisterOperationAction(ctx =>
+        var model = file.Model;
+        foreach (var site in file.Operations(OperationKind.Invocation))
         {
-            var inv = (IInvocationOperation)ctx.Operation;
+            var inv = (IInvocationOperation)site.Operation;
             var irqs = IrqRequests.Get(model);
             if (!irqs.Requests.Contains(inv.TargetMethod.OriginalDefinition))
-                return;
-            var caller = ctx.ContainingSymbol as IMethodSymbol ?? inv.TargetMethod;
+                continue;
+            var caller = site.Member as IMethodSymbol ?? inv.TargetMethod;
             var r = irqs.Describe(inv, caller);
             if (r.Flags is ulong f && (f & irqs.Shared) != 0 && r.DevKey == "null")
-                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH4001, inv.Syntax.GetLocation(), model.Symbols.DisplayName(inv.TargetMethod) + "()"));
-        }, OperationKind.Invocation);
+                file.Report(Diagnostic.Create(Descriptors.KH4001, inv.Syntax.GetLocation(), model.Symbols.DisplayName(inv.TargetMethod) + "()"));
+        }
     }
 }

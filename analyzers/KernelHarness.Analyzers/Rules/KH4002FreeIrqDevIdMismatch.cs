@@ -17,28 +17,29 @@ public sealed class FreeIrqDevIdMismatchAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH4002;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
-        start.RegisterOperationAction(ctx =>
+        var model = file.Model;
+        foreach (var site in file.Operations(OperationKind.Invocation))
         {
-            var inv = (IInvocationOperation)ctx.Operation;
+            var inv = (IInvocationOperation)site.Operation;
             var irqs = IrqRequests.Get(model);
             if (!irqs.Frees.Contains(inv.TargetMethod.OriginalDefinition) || inv.Arguments.Length < 2)
-                return;
-            var frame = ctx.ContainingSymbol as IMethodSymbol ?? inv.TargetMethod;
+                continue;
+            var frame = site.Member as IMethodSymbol ?? inv.TargetMethod;
             var irqArg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == 0)?.Value;
             var devArg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == 1)?.Value;
             if (irqArg is null || devArg is null)
-                return;
+                continue;
             var irqKey = IrqRequests.Key(irqArg, frame);
             var devKey = IrqRequests.Key(devArg, frame);
             if (irqKey is null || devKey is null)
-                return;
-            var same = irqs.All.Where(r => r.IrqKey == irqKey).ToList();
+                continue;
+            var same = irqs.RequestsLike(irqArg).Where(r => r.IrqKey == irqKey).ToList();
             if (same.Count == 0 || same.Any(r => r.DevKey is null || r.DevKey == devKey))
-                return;
+                continue;
             var first = same[0];
-            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH4002, inv.Syntax.GetLocation(), irqArg.Syntax.ToString(), devArg.Syntax.ToString(), first.DevText, Kinds.Where(first.Call.Syntax.GetLocation())));
-        }, OperationKind.Invocation);
+            file.Report(Diagnostic.Create(Descriptors.KH4002, inv.Syntax.GetLocation(), irqArg.Syntax.ToString(), devArg.Syntax.ToString(), first.DevText, Kinds.Where(first.Call.Syntax.GetLocation())));
+        }
     }
 }

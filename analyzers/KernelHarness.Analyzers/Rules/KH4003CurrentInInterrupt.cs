@@ -16,21 +16,15 @@ public sealed class CurrentInInterruptAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH4003;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
-        start.RegisterOperationBlockAction(block =>
-        {
-            if (block.OperationBlocks.IsEmpty || block.OwningSymbol is not IMethodSymbol owner)
-                return;
-            model.SemanticModels.Seed(block.OperationBlocks[0].SemanticModel);
-            Check(block, model, owner.OriginalDefinition);
-            foreach (var fn in model.Index.NestedFunctions(owner.OriginalDefinition))
-                Check(block, model, fn);
-        });
+        foreach (var fn in file.Methods)
+            Check(file, fn);
     }
 
-    private static void Check(OperationBlockAnalysisContext block, CompilationModel model, IMethodSymbol fn)
+    private static void Check(FileContext file, IMethodSymbol fn)
     {
+        var model = file.Model;
         var origin = model.OwnContexts(fn).FirstOrDefault(o => (o.Context & Ctx.Interrupt) != 0);
         if (origin is null)
             return;
@@ -44,13 +38,13 @@ public sealed class CurrentInInterruptAnalyzer : KernelRuleAnalyzer
         var where = (origin.Context & Ctx.HardIrq) != 0 ? "hard-IRQ context" : "softirq context";
         foreach (var op in ops)
         {
-            if (op is not IPropertyReferenceOperation p || k.RoleOf(p.Property) != Role.CurrentTask || op.Syntax.SyntaxTree != block.FilterTree)
+            if (op is not IPropertyReferenceOperation p || k.RoleOf(p.Property) != Role.CurrentTask || op.Syntax.SyntaxTree != file.Tree)
                 continue;
             // Report the member read on current (current.pid), or current itself.
             IOperation shown = op;
             if (op.Parent is IMemberReferenceOperation m && m.Instance == op)
                 shown = m;
-            block.ReportDiagnostic(Diagnostic.Create(Descriptors.KH4003, shown.Syntax.GetLocation(), shown.Syntax.ToString(), where, origin.Description));
+            file.Report(Diagnostic.Create(Descriptors.KH4003, shown.Syntax.GetLocation(), shown.Syntax.ToString(), where, origin.Description));
         }
     }
 }

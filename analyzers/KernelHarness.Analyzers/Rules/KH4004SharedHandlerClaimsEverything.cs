@@ -19,27 +19,28 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH4004;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
-        start.RegisterOperationAction(ctx =>
+        var model = file.Model;
+        foreach (var site in file.Operations(OperationKind.Invocation))
         {
-            var inv = (IInvocationOperation)ctx.Operation;
+            var inv = (IInvocationOperation)site.Operation;
             var irqs = IrqRequests.Get(model);
             if (!irqs.Requests.Contains(inv.TargetMethod.OriginalDefinition))
-                return;
-            var frame = ctx.ContainingSymbol as IMethodSymbol ?? inv.TargetMethod;
+                continue;
+            var frame = site.Member as IMethodSymbol ?? inv.TargetMethod;
             var r = irqs.Describe(inv, frame);
             if (r.Flags is not ulong f || (f & irqs.Shared) == 0 || r.Handler is null || r.DevKey is null or "null")
-                return;
+                continue;
             var handler = Target(r.Handler);
             if (handler is null)
-                return;
+                continue;
             var body = model.Index.BodyOf(handler.OriginalDefinition);
             if (body is null || !AlwaysHandled(body) || ReadsDevice(body, handler, r, inv))
-                return;
+                continue;
             var name = handler.MethodKind == MethodKind.AnonymousFunction ? "The handler lambda" : handler.Name + "()";
-            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH4004, r.Handler.Syntax.GetLocation(), name, Kinds.Where(inv.Syntax.GetLocation())));
-        }, OperationKind.Invocation);
+            file.Report(Diagnostic.Create(Descriptors.KH4004, r.Handler.Syntax.GetLocation(), name, Kinds.Where(inv.Syntax.GetLocation())));
+        }
     }
 
     private static IMethodSymbol? Target(IOperation op)

@@ -21,11 +21,13 @@ internal sealed class IrqRequests
 {
     private static readonly ConditionalWeakTable<CompilationModel, IrqRequests> Cache = new();
 
+    private readonly CompilationModel model;
+
     private IrqRequests(CompilationModel model)
     {
+        this.model = model;
         var k = model.Symbols;
         Shared = k.Kernel.GetMembers("IRQF_SHARED").OfType<IFieldSymbol>().FirstOrDefault()?.ConstantValue is { } v ? System.Convert.ToUInt64(v, CultureInfo.InvariantCulture) : 0x80;
-        var list = new List<IrqRequest>();
         var frees = new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default);
         foreach (var m in k.Kernel.GetMembers().OfType<IMethodSymbol>())
         {
@@ -36,19 +38,43 @@ internal sealed class IrqRequests
             foreach (var pair in info.PairsWith)
                 foreach (var f in k.Kernel.GetMembers(pair).OfType<IMethodSymbol>())
                     frees.Add(f);
-            foreach (var edge in model.Index.CallersOf(m))
-                list.Add(Describe(edge.Call, edge.Caller));
         }
-        All = list;
         Frees = frees;
     }
 
     public static IrqRequests Get(CompilationModel model) => Cache.GetValue(model, m => new IrqRequests(m));
 
     public ulong Shared { get; }
-    public List<IrqRequest> All { get; }
     public HashSet<IMethodSymbol> Requests { get; } = new(SymbolEqualityComparer.Default);
     public HashSet<IMethodSymbol> Frees { get; }
+
+    /// <summary>
+    /// The requests in the compilation that may name the same irq as <paramref name="irq"/>, in file order:
+    /// those in the code that mentions the symbol the expression is built on (a field, parameter, local or
+    /// named constant), or every request when it is a literal.
+    /// </summary>
+    public IEnumerable<IrqRequest> RequestsLike(IOperation irq)
+    {
+        var root = Eval.Unwrap(irq);
+        while (root is IMemberReferenceOperation { Instance: { } inner } && inner is not IInstanceReferenceOperation)
+            root = Eval.Unwrap(inner);
+        ISymbol? symbol = root switch
+        {
+            IMemberReferenceOperation m => m.Member.OriginalDefinition,
+            IParameterReferenceOperation p => p.Parameter,
+            ILocalReferenceOperation l => l.Local,
+            _ => null,
+        };
+        // A parameter's key is its name in any method ("the same parameter"): look for the name everywhere.
+        var sites = symbol is null
+            ? Requests.SelectMany(r => model.Index.CallersOf(r)).Select(e => (Call: (IOperation)e.Call, Caller: (ISymbol)e.Caller))
+            : (symbol is IParameterSymbol ? model.Index.OperationsMentioning(symbol.Name, OperationKind.Invocation) : model.Index.OperationsMentioning(symbol, OperationKind.Invocation))
+                .Select(s => (Call: s.Operation, Caller: (ISymbol)(CompilationIndex.EnclosingFunction(s) ?? s.Member)));
+        return sites
+            .Where(s => s.Call is IInvocationOperation inv && Requests.Contains(inv.TargetMethod.OriginalDefinition) && s.Caller is IMethodSymbol)
+            .Select(s => Describe((IInvocationOperation)s.Call, (IMethodSymbol)s.Caller))
+            .OrderBy(r => r.Call.Syntax.SyntaxTree.FilePath, System.StringComparer.Ordinal).ThenBy(r => r.Call.Syntax.SpanStart);
+    }
 
     private static bool IsRequest(IMethodSymbol m, ApiInfo info)
         => info.Callbacks.Any(c => c.Context == Ctx.HardIrq) && !info.PairsWith.IsEmpty

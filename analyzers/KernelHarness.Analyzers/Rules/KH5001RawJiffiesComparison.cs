@@ -22,11 +22,12 @@ public sealed class RawJiffiesComparisonAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH5001;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
-        start.RegisterOperationAction(ctx =>
+        var model = file.Model;
+        foreach (var site in file.Operations(OperationKind.Binary))
         {
-            var b = (IBinaryOperation)ctx.Operation;
+            var b = (IBinaryOperation)site.Operation;
             string? fn = b.OperatorKind switch
             {
                 BinaryOperatorKind.GreaterThan => "time_after",
@@ -36,18 +37,18 @@ public sealed class RawJiffiesComparisonAnalyzer : KernelRuleAnalyzer
                 _ => null,
             };
             if (fn is null || b.OperatorMethod is not null)
-                return;
+                continue;
             var times = JiffiesTimes.Get(model);
             bool l = times.IsTime(b.LeftOperand), r = times.IsTime(b.RightOperand);
             if (!(l || r))
-                return;
+                continue;
             if ((l && !r && b.RightOperand.ConstantValue.HasValue) || (r && !l && b.LeftOperand.ConstantValue.HasValue))
-                return;
+                continue;
             var replacement = fn + "(" + Arg(b.LeftOperand) + ", " + Arg(b.RightOperand) + ")";
             var op = b.Syntax is BinaryExpressionSyntax bs ? bs.OperatorToken.Text : "<";
             var props = ImmutableDictionary<string, string?>.Empty.Add("Replacement", replacement);
-            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH5001, b.Syntax.GetLocation(), props, b.Syntax.ToString(), op, replacement));
-        }, OperationKind.Binary);
+            file.Report(Diagnostic.Create(Descriptors.KH5001, b.Syntax.GetLocation(), props, b.Syntax.ToString(), op, replacement));
+        }
     }
 
     /// <summary>The operand as a time_after argument (unsigned long): a cast where C# would not convert implicitly.</summary>
@@ -71,56 +72,60 @@ internal sealed class JiffiesTimes
     private JiffiesTimes(CompilationModel model)
     {
         k = model.Symbols;
+        // Values flow from jiffies to the symbols assigned from it, and on from those: only the code that
+        // mentions jiffies or a symbol already known to hold a time is bound, name by name, to a fixpoint.
         var flows = new List<(ISymbol Target, IOperation Value)>();
-        bool anyJiffies = false;
-        foreach (var tree in k.Compilation.SyntaxTrees)
+        var seenOps = new HashSet<IOperation>();
+        var pending = new Queue<ISymbol>(k.Kernel.GetMembers().Where(m => k.RoleOf(m) == Role.Jiffies));
+        var queued = new HashSet<ISymbol>(pending, SymbolEqualityComparer.Default);
+        while (pending.Count > 0)
         {
-            var root = tree.GetRoot();
-            if (!root.DescendantTokens().Any(t => t.IsKind(SyntaxKind.IdentifierToken) && t.ValueText == "jiffies"))
-                continue;
-            anyJiffies = true;
-        }
-        if (!anyJiffies)
-            return;
-        foreach (var tree in k.Compilation.SyntaxTrees)
-        {
-            SemanticModel? sm = null;
-            foreach (var node in tree.GetRoot().DescendantNodes())
+            var symbol = pending.Dequeue();
+            foreach (var kind in FlowKinds)
+                foreach (var site in model.Index.OperationsMentioning(symbol, kind))
+                    if (seenOps.Add(site.Operation))
+                        AddFlows(site.Operation, flows);
+            bool changed = true;
+            for (int round = 0; changed && round < 8; round++)
             {
-                if (node is not (AssignmentExpressionSyntax or EqualsValueClauseSyntax or ArgumentSyntax))
-                    continue;
-                sm ??= model.SemanticModels.Get(tree);
-                switch (node)
-                {
-                    case AssignmentExpressionSyntax a when a.IsKind(SyntaxKind.SimpleAssignmentExpression):
-                        if (sm.GetOperation(a) is ISimpleAssignmentOperation sa && Target(sa.Target) is { } t)
-                            flows.Add((t, sa.Value));
-                        break;
-                    case EqualsValueClauseSyntax eq:
-                        var init = sm.GetOperation(eq);
-                        if (init is IVariableInitializerOperation vi && vi.Parent is IVariableDeclaratorOperation vd)
-                            flows.Add((vd.Symbol, vi.Value));
-                        else if (init is IFieldInitializerOperation fi)
-                            foreach (var f in fi.InitializedFields)
-                                flows.Add((f, fi.Value));
-                        else if (init is IPropertyInitializerOperation pi)
-                            foreach (var p in pi.InitializedProperties)
-                                flows.Add((p, pi.Value));
-                        break;
-                    case ArgumentSyntax arg:
-                        if (sm.GetOperation(arg) is IArgumentOperation ao && ao.Parameter is { } param && param.Locations.Any(l => l.IsInSource))
-                            flows.Add((param.OriginalDefinition, ao.Value));
-                        break;
-                }
+                changed = false;
+                foreach (var (target, value) in flows)
+                    if (!times.Contains(target) && IsTime(value))
+                        changed |= times.Add(target);
             }
+            foreach (var t in times)
+                if (queued.Add(t))
+                    pending.Enqueue(t);
         }
-        bool changed = true;
-        for (int round = 0; changed && round < 8; round++)
+    }
+
+    private static readonly OperationKind[] FlowKinds =
+    {
+        OperationKind.SimpleAssignment, OperationKind.VariableInitializer, OperationKind.FieldInitializer,
+        OperationKind.PropertyInitializer, OperationKind.Argument,
+    };
+
+    private static void AddFlows(IOperation op, List<(ISymbol Target, IOperation Value)> flows)
+    {
+        switch (op)
         {
-            changed = false;
-            foreach (var (target, value) in flows)
-                if (!times.Contains(target) && IsTime(value))
-                    changed |= times.Add(target);
+            case ISimpleAssignmentOperation sa when Target(sa.Target) is { } t:
+                flows.Add((t, sa.Value));
+                break;
+            case IVariableInitializerOperation vi when vi.Parent is IVariableDeclaratorOperation vd:
+                flows.Add((vd.Symbol, vi.Value));
+                break;
+            case IFieldInitializerOperation fi:
+                foreach (var f in fi.InitializedFields)
+                    flows.Add((f, fi.Value));
+                break;
+            case IPropertyInitializerOperation pi:
+                foreach (var p in pi.InitializedProperties)
+                    flows.Add((p, pi.Value));
+                break;
+            case IArgumentOperation ao when ao.Parameter is { } param && param.Locations.Any(l => l.IsInSource):
+                flows.Add((param.OriginalDefinition, ao.Value));
+                break;
         }
     }
 

@@ -18,41 +18,46 @@ public sealed class WaitWithoutRecheckAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH5002;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
-        var k = model.Symbols;
-        start.RegisterOperationAction(ctx =>
+        var k = file.Symbols;
+        foreach (var site in file.Operations(OperationKind.Invocation))
         {
-            var inv = (IInvocationOperation)ctx.Operation;
-            if (k.Info(inv.TargetMethod).Role != Role.Schedule)
-                return;
-            // The enclosing function: stop at a lambda or local function.
-            IOperation root = inv;
-            for (var p = inv.Parent; p is not null; p = p.Parent)
-            {
-                if (p is ILoopOperation)
-                    return;
-                root = p;
-                if (p is IAnonymousFunctionOperation or ILocalFunctionOperation)
-                    break;
-            }
-            var prepare = root.DescendantsAndSelf().OfType<IInvocationOperation>()
-                .Where(i => k.Info(i.TargetMethod).Role == Role.PrepareToWait && i.Syntax.SpanStart < inv.Syntax.SpanStart)
-                .OrderByDescending(i => i.Syntax.SpanStart).FirstOrDefault();
-            if (prepare is null)
-                return;
-            // A backward goto after the schedule() to a label before it is a loop too.
-            var pos = inv.Syntax.SpanStart;
-            foreach (var g in root.Syntax.DescendantNodes().OfType<GotoStatementSyntax>())
-            {
-                if (g.SpanStart <= pos || g.Expression is not IdentifierNameSyntax id)
-                    continue;
-                var label = root.Syntax.DescendantNodes().OfType<LabeledStatementSyntax>().FirstOrDefault(l => l.Identifier.ValueText == id.Identifier.ValueText);
-                if (label is not null && label.SpanStart < pos)
-                    return;
-            }
-            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH5002, inv.Syntax.GetLocation(),
-                k.DisplayName(inv.TargetMethod) + "()", k.DisplayName(prepare.TargetMethod) + "()", Kinds.Where(prepare.Syntax.GetLocation())));
-        }, OperationKind.Invocation);
+            var inv = (IInvocationOperation)site.Operation;
+            if (k.Info(inv.TargetMethod).Role == Role.Schedule && UnguardedPrepare(k, inv) is { } prepare)
+                file.Report(Diagnostic.Create(Descriptors.KH5002, inv.Syntax.GetLocation(),
+                    k.DisplayName(inv.TargetMethod) + "()", k.DisplayName(prepare.TargetMethod) + "()", Kinds.Where(prepare.Syntax.GetLocation())));
+        }
+    }
+
+    /// <summary>The prepare_to_wait before a schedule() that no loop (or backward goto) re-runs, or null.</summary>
+    private static IInvocationOperation? UnguardedPrepare(KernelSymbols k, IInvocationOperation inv)
+    {
+        // The enclosing function: stop at a lambda or local function.
+        IOperation root = inv;
+        for (var p = inv.Parent; p is not null; p = p.Parent)
+        {
+            if (p is ILoopOperation)
+                return null;
+            root = p;
+            if (p is IAnonymousFunctionOperation or ILocalFunctionOperation)
+                break;
+        }
+        var prepare = root.DescendantsAndSelf().OfType<IInvocationOperation>()
+            .Where(i => k.Info(i.TargetMethod).Role == Role.PrepareToWait && i.Syntax.SpanStart < inv.Syntax.SpanStart)
+            .OrderByDescending(i => i.Syntax.SpanStart).FirstOrDefault();
+        if (prepare is null)
+            return null;
+        // A backward goto after the schedule() to a label before it is a loop too.
+        var pos = inv.Syntax.SpanStart;
+        foreach (var g in root.Syntax.DescendantNodes().OfType<GotoStatementSyntax>())
+        {
+            if (g.SpanStart <= pos || g.Expression is not IdentifierNameSyntax id)
+                continue;
+            var label = root.Syntax.DescendantNodes().OfType<LabeledStatementSyntax>().FirstOrDefault(l => l.Identifier.ValueText == id.Identifier.ValueText);
+            if (label is not null && label.SpanStart < pos)
+                return null;
+        }
+        return prepare;
     }
 }

@@ -15,23 +15,24 @@ public sealed class InitMmUserContextTestAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH6001;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
+        var model = file.Model;
         var k = model.Symbols;
-        start.RegisterOperationAction(ctx =>
+        foreach (var site in file.Operations(OperationKind.Binary))
         {
-            var b = (IBinaryOperation)ctx.Operation;
+            var b = (IBinaryOperation)site.Operation;
             if (b.OperatorKind is not (BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals))
-                return;
+                continue;
             IOperation? mm = null, initMm = null;
             if (IsInitMm(k, b.RightOperand) && IsTaskMm(b.LeftOperand)) { mm = b.LeftOperand; initMm = b.RightOperand; }
             else if (IsInitMm(k, b.LeftOperand) && IsTaskMm(b.RightOperand)) { mm = b.RightOperand; initMm = b.LeftOperand; }
             if (mm is null || initMm is null)
-                return;
+                continue;
             var test = Eval.Unwrap(mm).Syntax.ToString() + (b.OperatorKind == BinaryOperatorKind.Equals ? " == null" : " != null");
             var props = ImmutableDictionary<string, string?>.Empty.Add("InitMmStart", Eval.Unwrap(initMm).Syntax.SpanStart.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH6001, b.Syntax.GetLocation(), props, b.Syntax.ToString(), test));
-        }, OperationKind.Binary);
+            file.Report(Diagnostic.Create(Descriptors.KH6001, b.Syntax.GetLocation(), props, b.Syntax.ToString(), test));
+        }
     }
 
     private static bool IsInitMm(KernelSymbols k, IOperation op) => Eval.Unwrap(op) switch

@@ -17,26 +17,20 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
 {
     private protected override DiagnosticDescriptor Rule => Descriptors.KH6002;
 
-    private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
+    private protected override void AnalyzeFile(FileContext file)
     {
-        start.RegisterOperationBlockAction(block =>
-        {
-            if (block.OperationBlocks.IsEmpty || block.OwningSymbol is not IMethodSymbol owner)
-                return;
-            model.SemanticModels.Seed(block.OperationBlocks[0].SemanticModel);
-            Check(block, model, owner.OriginalDefinition);
-            foreach (var fn in model.Index.NestedFunctions(owner.OriginalDefinition))
-                Check(block, model, fn);
-        });
+        foreach (var fn in file.Methods)
+            Check(file, fn);
     }
 
-    private static void Check(OperationBlockAnalysisContext block, CompilationModel model, IMethodSymbol fn)
+    private static void Check(FileContext file, IMethodSymbol fn)
     {
+        var model = file.Model;
         var body = model.Index.BodyOf(fn);
         if (body is null)
             return;
         // Cheap syntactic filter first: most functions never mention mm.
-        if (!body.Syntax.DescendantTokens().Any(t => t.ValueText == "mm"))
+        if (!model.Index.Mentions(fn, "mm"))
             return;
         var k = model.Symbols;
         var ops = Provenance.ProvenanceModel.Descend(body is IAnonymousFunctionOperation a ? a.Body : body).ToList();
@@ -47,8 +41,7 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
         if (why is null)
             return;
         foreach (var d in derefs)
-            if (d.Syntax.SyntaxTree == block.FilterTree)
-                block.ReportDiagnostic(Diagnostic.Create(Descriptors.KH6002, d.Syntax.GetLocation(), d.Syntax.ToString(), why));
+            file.Report(Diagnostic.Create(Descriptors.KH6002, d.Syntax.GetLocation(), d.Syntax.ToString(), why));
     }
 
     private static bool IsCurrentMm(KernelSymbols k, IOperation op)

@@ -26,21 +26,30 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
 
     private protected override DiagnosticDescriptor Rule => Descriptors.KH9001;
 
+    /// <summary>The operations whose symbols an allowlist governs: the uses the grader's IL check sees as member references.</summary>
+    private static readonly OperationKind[] CheckedKinds =
+    {
+        OperationKind.Invocation, OperationKind.ObjectCreation, OperationKind.PropertyReference, OperationKind.FieldReference,
+        OperationKind.EventReference, OperationKind.MethodReference, OperationKind.TypeOf, OperationKind.Conversion,
+        OperationKind.VariableDeclarator, OperationKind.Lock, OperationKind.DeclarationPattern, OperationKind.TypePattern,
+        OperationKind.IsType, OperationKind.Binary, OperationKind.Unary, OperationKind.DefaultValue, OperationKind.ArrayCreation,
+    };
+
     private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
     {
         var list = Load(start.Options, start.CancellationToken);
         var own = start.Compilation.Assembly;
         var checker = new Checker(list, own);
 
-        start.RegisterOperationAction(ctx => checker.Operation(ctx),
-            OperationKind.Invocation, OperationKind.ObjectCreation, OperationKind.PropertyReference, OperationKind.FieldReference,
-            OperationKind.EventReference, OperationKind.MethodReference, OperationKind.TypeOf, OperationKind.Conversion,
-            OperationKind.VariableDeclarator, OperationKind.Lock, OperationKind.DeclarationPattern, OperationKind.TypePattern,
-            OperationKind.IsType, OperationKind.Binary, OperationKind.Unary, OperationKind.DefaultValue, OperationKind.ArrayCreation);
+        start.RegisterSemanticModelAction(ctx =>
+        {
+            var tree = ctx.SemanticModel.SyntaxTree;
+            foreach (var kind in CheckedKinds)
+                foreach (var site in model.Index.OperationsIn(tree, kind))
+                    checker.Operation(site.Operation, ctx.ReportDiagnostic);
+        });
         start.RegisterSymbolAction(ctx => checker.Symbol(ctx), SymbolKind.NamedType, SymbolKind.Method, SymbolKind.Field, SymbolKind.Property, SymbolKind.Event);
-        start.RegisterSyntaxNodeAction(ctx => checker.Unsafe(ctx),
-            SyntaxKind.UnsafeStatement, SyntaxKind.PointerType, SyntaxKind.FunctionPointerType, SyntaxKind.StackAllocArrayCreationExpression,
-            SyntaxKind.ImplicitStackAllocArrayCreationExpression, SyntaxKind.FixedStatement);
+        start.RegisterSyntaxTreeAction(ctx => checker.Unsafe(ctx));
     }
 
     internal static Allowlist Load(AnalyzerOptions options, System.Threading.CancellationToken ct)
@@ -82,9 +91,8 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
             this.own = own;
         }
 
-        public void Operation(OperationAnalysisContext ctx)
+        public void Operation(IOperation op, System.Action<Diagnostic> report)
         {
-            var op = ctx.Operation;
             // A member of a refused value reached through an expression already reported (new Random().Next(),
             // DateTime.Now.Ticks) is the same use: report the expression once.
             var instance = op switch
@@ -186,7 +194,7 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
                     break;
             }
             if (refused is not null)
-                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, op.Syntax.GetLocation(), refused, reason));
+                report(Diagnostic.Create(Descriptors.KH9001, op.Syntax.GetLocation(), refused, reason));
         }
 
         public void Symbol(SymbolAnalysisContext ctx)
@@ -242,19 +250,35 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
             }
         }
 
-        public void Unsafe(SyntaxNodeAnalysisContext ctx)
+        /// <summary>
+        /// Unsafe code, pointers, fixed and stackalloc. Pointer and function-pointer types compile only in an
+        /// unsafe context, which the file itself must spell out, and the other two are keywords: a file without
+        /// any of the three words is skipped without walking its syntax (a syntax-node action would make the
+        /// driver walk every file's nodes).
+        /// </summary>
+        public void Unsafe(SyntaxTreeAnalysisContext ctx)
         {
-            var what = ctx.Node.Kind() switch
-            {
-                SyntaxKind.UnsafeStatement => "unsafe code",
-                SyntaxKind.FixedStatement => "fixed (pinned pointers)",
-                SyntaxKind.StackAllocArrayCreationExpression or SyntaxKind.ImplicitStackAllocArrayCreationExpression => "stackalloc (IL localloc)",
-                _ => "pointer type (unsafe code)",
-            };
-            // One finding per construct: a pointer type inside an unsafe block or fixed statement is the same use.
-            if (ctx.Node is PointerTypeSyntax or FunctionPointerTypeSyntax && ctx.Node.Ancestors().Any(a => a is UnsafeStatementSyntax or FixedStatementSyntax or PointerTypeSyntax))
+            var text = ctx.Tree.GetText(ctx.CancellationToken).ToString();
+            if (text.IndexOf("unsafe", System.StringComparison.Ordinal) < 0 && text.IndexOf("stackalloc", System.StringComparison.Ordinal) < 0
+                && text.IndexOf("fixed", System.StringComparison.Ordinal) < 0)
                 return;
-            ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, ctx.Node.GetLocation(), what, "unsafe code is never allowed"));
+            foreach (var node in ctx.Tree.GetRoot(ctx.CancellationToken).DescendantNodes())
+            {
+                string? what = node.Kind() switch
+                {
+                    SyntaxKind.UnsafeStatement => "unsafe code",
+                    SyntaxKind.FixedStatement => "fixed (pinned pointers)",
+                    SyntaxKind.StackAllocArrayCreationExpression or SyntaxKind.ImplicitStackAllocArrayCreationExpression => "stackalloc (IL localloc)",
+                    SyntaxKind.PointerType or SyntaxKind.FunctionPointerType => "pointer type (unsafe code)",
+                    _ => null,
+                };
+                if (what is null)
+                    continue;
+                // One finding per construct: a pointer type inside an unsafe block or fixed statement is the same use.
+                if (node is PointerTypeSyntax or FunctionPointerTypeSyntax && node.Ancestors().Any(a => a is UnsafeStatementSyntax or FixedStatementSyntax or PointerTypeSyntax))
+                    continue;
+                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, node.GetLocation(), what, "unsafe code is never allowed"));
+            }
         }
 
         /// <summary>The first refused name a use of <paramref name="s"/> involves, with the reason; null when allowed (cached per symbol).</summary>

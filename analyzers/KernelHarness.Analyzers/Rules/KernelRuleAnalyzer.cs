@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
@@ -7,10 +8,11 @@ namespace KernelHarness.Analyzers.Rules;
 
 /// <summary>
 /// The opening lines every KH analyzer shares: concurrent, generated code skipped, the kernel symbols
-/// resolved once per compilation, nothing registered when the compilation does not reference the
-/// kernel API. Rules built on the context engine report, from an operation-block action, the findings
-/// the shared per-compilation model computed for that block — so interprocedural findings appear on
-/// the open document.
+/// resolved once per compilation, nothing registered when the compilation does not reference the kernel
+/// API. Each rule then analyses a file at a time (<see cref="AnalyzeFile"/>) from a semantic-model action,
+/// on the shared per-compilation model: the IDE runs it for the open document as the student types, and
+/// interprocedural findings (a callee in another file) show there too. No rule registers operation
+/// actions: the model binds each body once, without nullable analysis (see <see cref="SemanticModels"/>).
 /// </summary>
 public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
 {
@@ -33,15 +35,46 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
 
     private protected virtual void Register(CompilationStartAnalysisContext start, CompilationModel model)
     {
-        var rule = Rule;
-        start.RegisterOperationBlockAction(block =>
+        start.RegisterSemanticModelAction(ctx => AnalyzeFile(new FileContext(model, ctx)));
+    }
+
+    /// <summary>Reports this rule's findings in one file. By default: the context engine's findings of the file's methods.</summary>
+    private protected virtual void AnalyzeFile(FileContext file)
+    {
+        foreach (var method in file.Methods)
+            foreach (var finding in file.Model.Analyze(method).Findings)
+                if (finding.Id == Rule.Id)
+                    file.Report(finding.ToDiagnostic(Rule));
+    }
+
+    /// <summary>One file of the compilation, as a rule sees it.</summary>
+    private protected readonly struct FileContext
+    {
+        private readonly SemanticModelAnalysisContext context;
+
+        public FileContext(CompilationModel model, SemanticModelAnalysisContext context)
         {
-            if (block.OperationBlocks.IsEmpty)
-                return;
-            model.SemanticModels.Seed(block.OperationBlocks[0].SemanticModel);
-            foreach (var finding in model.FindingsFor(block.OwningSymbol))
-                if (finding.Id == rule.Id && finding.Location.SourceTree == block.FilterTree)
-                    block.ReportDiagnostic(finding.ToDiagnostic(rule));
-        });
+            Model = model;
+            this.context = context;
+        }
+
+        public CompilationModel Model { get; }
+
+        public KernelSymbols Symbols => Model.Symbols;
+
+        public SyntaxTree Tree => context.SemanticModel.SyntaxTree;
+
+        /// <summary>The methods, lambdas and local functions whose bodies lie in this file.</summary>
+        public IReadOnlyList<IMethodSymbol> Methods => Model.Index.MethodsIn(Tree);
+
+        /// <summary>This file's operations of one kind, each with the member whose body holds it.</summary>
+        public IReadOnlyList<OperationSite> Operations(OperationKind kind) => Model.Index.OperationsIn(Tree, kind);
+
+        /// <summary>Reports a diagnostic located in this file (others belong to their own file's pass).</summary>
+        public void Report(Diagnostic diagnostic)
+        {
+            if (diagnostic.Location.SourceTree == Tree)
+                context.ReportDiagnostic(diagnostic);
+        }
     }
 }

@@ -1,8 +1,11 @@
+using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using KernelHarness.Analyzers.ContextEngine;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
 
@@ -14,175 +17,388 @@ internal sealed record ContextOrigin(Ctx Context, string Description, Location L
 /// <summary>A call in the compilation: who calls, and the invocation.</summary>
 internal sealed record CallEdge(IMethodSymbol Caller, IInvocationOperation Call);
 
+/// <summary>An operation of a body in the compilation, with the member whose body holds it (as the driver's ContainingSymbol).</summary>
+internal readonly struct OperationSite
+{
+    public OperationSite(IOperation operation, ISymbol member)
+    {
+        Operation = operation;
+        Member = member;
+    }
+
+    public IOperation Operation { get; }
+    public ISymbol Member { get; }
+}
+
 /// <summary>
-/// One walk over every body of the compilation, done once and lazily: the bodies of methods, lambdas and
-/// local functions; who calls whom; which methods are registered as callbacks (and in which context),
-/// following method groups, lambdas and delegates stored in fields or locals; which methods escape as
-/// delegates to unknown callers.
+/// What the rules need to know about the compilation's code beyond one method, found on demand:
+/// the bodies of methods, lambdas and local functions; who calls whom; which methods are registered as
+/// callbacks (and in which context), following method groups, lambdas and delegates stored in fields or
+/// locals; which methods escape as delegates to unknown callers; each file's methods and operations.
+/// <para>
+/// Nothing is bound up front. A syntax-only pass notes, for every declaration with code, the names it
+/// mentions; a question about method <c>m</c> (its callers, whether it escapes) binds only the
+/// declarations that mention <c>m</c>'s name, and a file's findings bind that file. The semantic models
+/// are the driver's (<see cref="SemanticModels"/>), which the compiler has usually filled with the bodies
+/// it bound already, so under a build most of this costs no binding at all.
+/// </para>
 /// </summary>
 internal sealed class CompilationIndex
 {
-    private readonly Dictionary<IMethodSymbol, IOperation> bodies = new(SymbolEqualityComparer.Default);
-    private readonly Dictionary<IMethodSymbol, IOperation> rootOf = new(SymbolEqualityComparer.Default);
-    private readonly Dictionary<ISymbol, List<IMethodSymbol>> nested = new(SymbolEqualityComparer.Default);
-    private readonly Dictionary<IMethodSymbol, List<CallEdge>> callers = new(SymbolEqualityComparer.Default);
-    private readonly Dictionary<IMethodSymbol, List<ContextOrigin>> registrations = new(SymbolEqualityComparer.Default);
-    private readonly HashSet<IMethodSymbol> escapes = new(SymbolEqualityComparer.Default);
-    private readonly HashSet<IMethodSymbol> forwarders = new(SymbolEqualityComparer.Default);
-    private readonly Dictionary<ISymbol, List<IOperation>> delegateStores = new(SymbolEqualityComparer.Default);
-    private readonly List<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> pendingRegistrations = new();
     private readonly KernelSymbols k;
+    private readonly SemanticModels models;
+    private readonly ConcurrentDictionary<SyntaxNode, Lazy<DeclarationScan>> scans = new();
+    private readonly ConcurrentDictionary<SyntaxTree, FileDeclarations> files = new();
+    private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<SyntaxNode, HashSet<string>> names = new();
+    private readonly Lazy<Dictionary<string, List<SyntaxNode>>> mentions;
+    private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
+    private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
 
-    public CompilationIndex(KernelSymbols k, SemanticModels models, CancellationToken ct)
+    public CompilationIndex(KernelSymbols k, SemanticModels models)
     {
         this.k = k;
-        foreach (var tree in k.Compilation.SyntaxTrees)
-        {
-            ct.ThrowIfCancellationRequested();
-            var model = models.Get(tree);
-            foreach (var node in tree.GetRoot(ct).DescendantNodes(n => n is not (BaseMethodDeclarationSyntax or AccessorDeclarationSyntax or ArrowExpressionClauseSyntax or EqualsValueClauseSyntax or LocalFunctionStatementSyntax)))
-            {
-                IOperation? op = null;
-                ISymbol? owner = null;
-                switch (node)
-                {
-                    case BaseMethodDeclarationSyntax m when m.Body is not null || m.ExpressionBody is not null:
-                        op = model.GetOperation(m, ct);
-                        owner = model.GetDeclaredSymbol(m, ct);
-                        break;
-                    case AccessorDeclarationSyntax a when a.Body is not null || a.ExpressionBody is not null:
-                        op = model.GetOperation(a, ct);
-                        owner = model.GetDeclaredSymbol(a, ct);
-                        break;
-                    case ArrowExpressionClauseSyntax arrow when arrow.Parent is PropertyDeclarationSyntax or IndexerDeclarationSyntax:
-                        op = model.GetOperation(arrow, ct);
-                        owner = (model.GetDeclaredSymbol(arrow.Parent!, ct) as IPropertySymbol)?.GetMethod;
-                        break;
-                    case EqualsValueClauseSyntax eq when eq.Parent is VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } v:
-                        op = model.GetOperation(eq, ct);
-                        owner = model.GetDeclaredSymbol(v, ct);
-                        break;
-                    case EqualsValueClauseSyntax eq when eq.Parent is PropertyDeclarationSyntax p:
-                        op = model.GetOperation(eq, ct);
-                        owner = model.GetDeclaredSymbol(p, ct);
-                        break;
-                }
-                if (op is null || owner is null)
-                    continue;
-                if (owner is IMethodSymbol ms)
-                {
-                    bodies[ms] = op;
-                    rootOf[ms] = op;
-                }
-                Walk(op, owner, owner, op);
-            }
-        }
-        ResolveRegistrations();
+        this.models = models;
+        mentions = new Lazy<Dictionary<string, List<SyntaxNode>>>(BuildMentions, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    public IOperation? BodyOf(IMethodSymbol m) => bodies.TryGetValue(m, out var b) ? b : null;
-
-    /// <summary>The operation whose control-flow graph contains <paramref name="m"/> (itself for a member).</summary>
-    public IOperation? RootOf(IMethodSymbol m) => rootOf.TryGetValue(m, out var r) ? r : null;
-
-    public IReadOnlyList<IMethodSymbol> NestedFunctions(ISymbol owner) => nested.TryGetValue(owner, out var l) ? l : (IReadOnlyList<IMethodSymbol>)System.Array.Empty<IMethodSymbol>();
-
-    public IReadOnlyList<CallEdge> CallersOf(IMethodSymbol m) => callers.TryGetValue(m, out var l) ? l : (IReadOnlyList<CallEdge>)System.Array.Empty<CallEdge>();
-
-    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m) => registrations.TryGetValue(m, out var l) ? l : (IReadOnlyList<ContextOrigin>)System.Array.Empty<ContextOrigin>();
-
-    public bool IsRegistered(IMethodSymbol m) => registrations.ContainsKey(m);
-
-    public bool Escapes(IMethodSymbol m) => escapes.Contains(m);
-
-    /// <summary>A registered lambda that only forwards to a method (the method got the registration).</summary>
-    public bool IsForwarder(IMethodSymbol m) => forwarders.Contains(m);
-
-    private void Walk(IOperation op, ISymbol owner, ISymbol top, IOperation root)
+    /// <summary>A file's declarations with code, in source order, and (once scanned) its methods and operations.</summary>
+    private sealed class FileDeclarations
     {
-        switch (op)
-        {
-            case IAnonymousFunctionOperation lambda:
-                AddNested(top, lambda.Symbol, lambda, root);
-                foreach (var c in lambda.Body.ChildOperations)
-                    Walk(c, lambda.Symbol, top, root);
-                return;
-            case ILocalFunctionOperation lf:
-                AddNested(top, lf.Symbol, lf, root);
-                foreach (var c in lf.ChildOperations)
-                    Walk(c, lf.Symbol, top, root);
-                return;
-            case IInvocationOperation inv when owner is IMethodSymbol caller:
-                var target = inv.TargetMethod.OriginalDefinition;
-                if (!callers.TryGetValue(target, out var list))
-                    callers[target] = list = new List<CallEdge>();
-                list.Add(new CallEdge(caller, inv));
-                var info = k.Info(inv.TargetMethod);
-                foreach (var cb in info.Callbacks)
-                {
-                    var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == cb.Parameter);
-                    if (arg is not null)
-                        pendingRegistrations.Add((arg.Value, cb, inv, k.DisplayName(inv.TargetMethod)));
-                }
-                break;
-            case IDelegateCreationOperation d:
-                var dest = Strip(d.Parent);
-                ISymbol? store = dest switch
-                {
-                    ISimpleAssignmentOperation a => SymbolOf(a.Target),
-                    IFieldInitializerOperation fi => fi.InitializedFields.FirstOrDefault(),
-                    IVariableInitializerOperation vi when vi.Parent is IVariableDeclaratorOperation vd => vd.Symbol,
-                    _ => null,
-                };
-                if (store is not null)
-                {
-                    if (!delegateStores.TryGetValue(store, out var stores))
-                        delegateStores[store] = stores = new List<IOperation>();
-                    stores.Add(d);
-                }
-                else if (!(dest is IArgumentOperation arg2 && arg2.Parent is IInvocationOperation call2 && k.Info(call2.TargetMethod).Callbacks.Any(c => c.Parameter == arg2.Parameter?.Name))
-                         && d.Target is IMethodReferenceOperation mr)
-                {
-                    escapes.Add(mr.Method.OriginalDefinition);
-                }
-                break;
-        }
-        foreach (var c in op.ChildOperations)
-            Walk(c, owner, top, root);
+        public FileDeclarations(List<SyntaxNode> declarations) => Declarations = declarations;
+
+        public List<SyntaxNode> Declarations { get; }
+        public List<IMethodSymbol>? Methods;
+        public Dictionary<OperationKind, List<OperationSite>>? ByKind;
     }
 
-    private static IOperation? Strip(IOperation? op)
-    {
-        while (op is IConversionOperation or IParenthesizedOperation)
-            op = op.Parent;
-        return op;
-    }
+    // ------------------------------------------------------------------ declarations (syntax only)
 
-    private static ISymbol? SymbolOf(IOperation op) => op switch
+    /// <summary>The nodes whose code is bound as one unit: bodies, expression bodies, initializers, attributes.</summary>
+    private static bool IsDeclarationWithCode(SyntaxNode node) => node switch
     {
-        IFieldReferenceOperation f => f.Field,
-        IPropertyReferenceOperation p => p.Property,
-        ILocalReferenceOperation l => l.Local,
-        _ => null,
+        BaseMethodDeclarationSyntax m => m.Body is not null || m.ExpressionBody is not null,
+        AccessorDeclarationSyntax a => a.Body is not null || a.ExpressionBody is not null,
+        ArrowExpressionClauseSyntax arrow => arrow.Parent is PropertyDeclarationSyntax or IndexerDeclarationSyntax,
+        EqualsValueClauseSyntax eq => eq.Parent is VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } or PropertyDeclarationSyntax,
+        AttributeSyntax => true,
+        _ => false,
     };
 
-    private void AddNested(ISymbol top, IMethodSymbol fn, IOperation body, IOperation root)
+    private FileDeclarations DeclarationsOf(SyntaxTree tree) => files.GetOrAdd(tree, t =>
     {
-        if (!nested.TryGetValue(top, out var l))
-            nested[top] = l = new List<IMethodSymbol>();
-        l.Add(fn);
-        bodies[fn] = body;
-        rootOf[fn] = root;
+        var list = new List<SyntaxNode>();
+        // Declarations are descended for their attributes and parameters, never into code.
+        foreach (var node in t.GetRoot().DescendantNodes(n => n is not (BlockSyntax or ArrowExpressionClauseSyntax or EqualsValueClauseSyntax or AttributeSyntax or ExpressionSyntax or StatementSyntax)))
+            if (IsDeclarationWithCode(node))
+                list.Add(node);
+        return new FileDeclarations(list);
+    });
+
+    /// <summary>The identifiers a declaration's code mentions (a method's body, not its own name or signature).</summary>
+    private HashSet<string> NamesIn(SyntaxNode declaration) => names.GetOrAdd(declaration, d =>
+    {
+        var set = new HashSet<string>(System.StringComparer.Ordinal);
+        SyntaxNode?[] code = d switch
+        {
+            BaseMethodDeclarationSyntax m => new SyntaxNode?[] { m.Body, m.ExpressionBody, (m as ConstructorDeclarationSyntax)?.Initializer },
+            AccessorDeclarationSyntax a => new SyntaxNode?[] { a.Body, a.ExpressionBody },
+            _ => new[] { d },
+        };
+        foreach (var node in code)
+            if (node is not null)
+                foreach (var token in node.DescendantTokens())
+                    if (token.IsKind(SyntaxKind.IdentifierToken))
+                        set.Add(token.ValueText);
+        return set;
+    });
+
+    /// <summary>Which declarations mention each identifier: the candidates for a question about a public name.</summary>
+    private Dictionary<string, List<SyntaxNode>> BuildMentions()
+    {
+        var map = new Dictionary<string, List<SyntaxNode>>(System.StringComparer.Ordinal);
+        foreach (var tree in k.Compilation.SyntaxTrees)
+        {
+            foreach (var decl in DeclarationsOf(tree).Declarations)
+            {
+                foreach (var name in NamesIn(decl))
+                {
+                    if (!map.TryGetValue(name, out var l))
+                        map[name] = l = new List<SyntaxNode>();
+                    l.Add(decl);
+                }
+            }
+        }
+        return map;
     }
 
-    private void ResolveRegistrations()
+    /// <summary>The scans of the declarations that mention <paramref name="name"/> anywhere in the compilation.</summary>
+    private IEnumerable<DeclarationScan> Mentioning(string name)
     {
-        foreach (var (arg, spec, call, api) in pendingRegistrations)
+        if (mentions.Value.TryGetValue(name, out var decls))
+            foreach (var d in decls)
+                yield return Scan(d);
+    }
+
+    /// <summary>
+    /// The scans of the declarations that may use <paramref name="symbol"/>: those mentioning its name, and,
+    /// for a private member, a parameter or a local, only inside its containing type.
+    /// </summary>
+    private IEnumerable<DeclarationScan> Mentioning(ISymbol symbol)
+    {
+        var type = symbol is ILocalSymbol or IParameterSymbol || symbol.DeclaredAccessibility == Accessibility.Private ? symbol.ContainingType : null;
+        if (type is null || type.DeclaringSyntaxReferences.IsEmpty)
+        {
+            foreach (var scan in Mentioning(symbol.Name))
+                yield return scan;
+            yield break;
+        }
+        foreach (var part in type.DeclaringSyntaxReferences)
+        {
+            if (!k.Compilation.ContainsSyntaxTree(part.SyntaxTree))
+                continue;
+            var span = part.Span;
+            foreach (var decl in DeclarationsOf(part.SyntaxTree).Declarations)
+                if (span.Contains(decl.Span) && NamesIn(decl).Contains(symbol.Name))
+                    yield return Scan(decl);
+        }
+    }
+
+    // ------------------------------------------------------------------ scans (bound on demand)
+
+    private DeclarationScan Scan(SyntaxNode declaration)
+        => scans.GetOrAdd(declaration, d => new Lazy<DeclarationScan>(() => ScanCore(d), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+
+    private DeclarationScan ScanCore(SyntaxNode node)
+    {
+        var scan = new DeclarationScan(k, node);
+        if (IsTrivialInitializer(node))
+            return scan;
+        var model = models.Get(node.SyntaxTree);
+        IOperation? op = null;
+        ISymbol? owner = null;
+        switch (node)
+        {
+            case BaseMethodDeclarationSyntax or AccessorDeclarationSyntax:
+                op = model.GetOperation(node);
+                owner = model.GetDeclaredSymbol(node);
+                break;
+            case ArrowExpressionClauseSyntax arrow:
+                op = model.GetOperation(arrow);
+                owner = (model.GetDeclaredSymbol(arrow.Parent!) as IPropertySymbol)?.GetMethod;
+                break;
+            case EqualsValueClauseSyntax { Parent: VariableDeclaratorSyntax v } eq:
+                op = model.GetOperation(eq);
+                owner = model.GetDeclaredSymbol(v);
+                break;
+            case EqualsValueClauseSyntax { Parent: PropertyDeclarationSyntax p } eq:
+                op = model.GetOperation(eq);
+                owner = model.GetDeclaredSymbol(p);
+                break;
+            case AttributeSyntax attribute:
+                // An attribute's arguments are operations too (KH9001 reads them); they belong to no method body.
+                op = model.GetOperation(attribute);
+                var target = attribute.Parent?.Parent;
+                owner = (target is null ? null : model.GetDeclaredSymbol(target)) ?? model.Compilation.Assembly;
+                break;
+        }
+        if (op is null || owner is null)
+            return scan;
+        if (owner is IMethodSymbol ms && node is not AttributeSyntax)
+            scan.AddMethod(ms, op, op);
+        scan.Walk(op, owner, owner, op);
+        return scan;
+    }
+
+    /// <summary>
+    /// A field or property initializer with nothing for a rule to see: a literal, <c>null</c>, <c>default</c>,
+    /// or a parameterless <c>new()</c> (the type is the member's own, which KH9001 checks on the declaration).
+    /// Initializers are not bound by the compiler for the driver's models, so each one skipped saves a binding.
+    /// </summary>
+    private static bool IsTrivialInitializer(SyntaxNode node) => node is EqualsValueClauseSyntax eq && eq.Value switch
+    {
+        LiteralExpressionSyntax or DefaultExpressionSyntax => true,
+        ImplicitObjectCreationExpressionSyntax { ArgumentList.Arguments.Count: 0, Initializer: null } => true,
+        _ => false,
+    };
+
+    /// <summary>The scan of the declaration whose code holds <paramref name="m"/>'s body (null outside source).</summary>
+    private DeclarationScan? ScanOf(IMethodSymbol m)
+    {
+        foreach (var reference in m.DeclaringSyntaxReferences)
+        {
+            if (!k.Compilation.ContainsSyntaxTree(reference.SyntaxTree))
+                continue;
+            for (var node = reference.GetSyntax(); node is not null; node = node.Parent)
+            {
+                if (node is ArrowExpressionClauseSyntax or BaseMethodDeclarationSyntax or AccessorDeclarationSyntax or EqualsValueClauseSyntax or AttributeSyntax && IsDeclarationWithCode(node))
+                {
+                    var scan = Scan(node);
+                    if (scan.Bodies.ContainsKey(m))
+                        return scan;
+                    break;
+                }
+                // An expression-bodied property's getter is declared by the property: its code is the arrow clause.
+                if (node is PropertyDeclarationSyntax { ExpressionBody: { } body } && m.MethodKind == MethodKind.PropertyGet)
+                {
+                    var scan = Scan(body);
+                    if (scan.Bodies.ContainsKey(m))
+                        return scan;
+                    break;
+                }
+            }
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------------ questions
+
+    public IOperation? BodyOf(IMethodSymbol m) => ScanOf(m) is { } s && s.Bodies.TryGetValue(m, out var b) ? b : null;
+
+    /// <summary>The operation whose control-flow graph contains <paramref name="m"/> (itself for a member).</summary>
+    public IOperation? RootOf(IMethodSymbol m) => ScanOf(m) is { } s && s.Roots.TryGetValue(m, out var r) ? r : null;
+
+    /// <summary>The lambdas and local functions in a member's code.</summary>
+    public IReadOnlyList<IMethodSymbol> NestedFunctions(ISymbol owner)
+    {
+        var scan = owner is IMethodSymbol m ? ScanOf(m) : null;
+        return scan is not null && scan.Nested.TryGetValue(owner, out var l) ? l : (IReadOnlyList<IMethodSymbol>)System.Array.Empty<IMethodSymbol>();
+    }
+
+    /// <summary>Does the code of the declaration holding <paramref name="m"/>'s body mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
+    public bool Mentions(IMethodSymbol m, string name) => ScanOf(m) is { } scan && scan.Declaration is { } d && NamesIn(d).Contains(name);
+
+    /// <summary>The methods, lambdas and local functions whose bodies lie in <paramref name="tree"/>, in source order.</summary>
+    public IReadOnlyList<IMethodSymbol> MethodsIn(SyntaxTree tree)
+    {
+        var file = ScanFile(tree);
+        return file.Methods!;
+    }
+
+    /// <summary>The operations of <paramref name="tree"/>'s code of one kind, in source order.</summary>
+    public IReadOnlyList<OperationSite> OperationsIn(SyntaxTree tree, OperationKind kind)
+        => ScanFile(tree).ByKind!.TryGetValue(kind, out var l) ? l : (IReadOnlyList<OperationSite>)System.Array.Empty<OperationSite>();
+
+    private FileDeclarations ScanFile(SyntaxTree tree)
+    {
+        var file = DeclarationsOf(tree);
+        if (Volatile.Read(ref file.ByKind) is not null)
+            return file;
+        var methods = new List<IMethodSymbol>();
+        var byKind = new Dictionary<OperationKind, List<OperationSite>>();
+        foreach (var decl in file.Declarations)
+        {
+            var scan = Scan(decl);
+            methods.AddRange(scan.Methods);
+            foreach (var pair in scan.ByKind)
+            {
+                if (!byKind.TryGetValue(pair.Key, out var l))
+                    byKind[pair.Key] = l = new List<OperationSite>();
+                l.AddRange(pair.Value);
+            }
+        }
+        file.Methods = methods;
+        Volatile.Write(ref file.ByKind, byKind);
+        return file;
+    }
+
+    /// <summary>The calls of <paramref name="m"/> in the compilation (from the declarations that mention its name).</summary>
+    public IReadOnlyList<CallEdge> CallersOf(IMethodSymbol m) => callers.GetOrAdd(m, target =>
+    {
+        var list = new List<CallEdge>();
+        foreach (var scan in Mentioning(target))
+            if (scan.Callers.TryGetValue(target, out var edges))
+                list.AddRange(edges);
+        return list;
+    });
+
+    /// <summary>The operations of one kind in the code that mentions <paramref name="name"/> (a superset of those that use the symbol so named).</summary>
+    public IEnumerable<OperationSite> OperationsMentioning(string name, OperationKind kind) => OperationsIn(Mentioning(name), kind);
+
+    /// <summary>The operations of one kind in the code that may use <paramref name="symbol"/> (see <see cref="Mentioning(ISymbol)"/>).</summary>
+    public IEnumerable<OperationSite> OperationsMentioning(ISymbol symbol, OperationKind kind) => OperationsIn(Mentioning(symbol), kind);
+
+    private static IEnumerable<OperationSite> OperationsIn(IEnumerable<DeclarationScan> scans, OperationKind kind)
+    {
+        foreach (var scan in scans)
+            if (scan.ByKind.TryGetValue(kind, out var sites))
+                foreach (var site in sites)
+                    yield return site;
+    }
+
+    /// <summary>The function whose body holds the site's operation: the innermost lambda or local function, else the member.</summary>
+    public static IMethodSymbol? EnclosingFunction(OperationSite site)
+    {
+        for (var p = site.Operation.Parent; p is not null; p = p.Parent)
+        {
+            if (p is IAnonymousFunctionOperation a)
+                return a.Symbol;
+            if (p is ILocalFunctionOperation lf)
+                return lf.Symbol;
+        }
+        return site.Member as IMethodSymbol;
+    }
+
+    /// <summary>The declarations that assign a delegate to <paramref name="store"/> (a field, property or local).</summary>
+    private IEnumerable<IOperation> DelegateStores(ISymbol store)
+    {
+        foreach (var scan in Mentioning(store))
+            if (scan.DelegateStores.TryGetValue(store, out var stores))
+                foreach (var s in stores)
+                    yield return s;
+    }
+
+    /// <summary>
+    /// The registrations of <paramref name="m"/> as a callback, in file order. A registration names the method
+    /// (a method group, or a lambda that forwards to it), or a field or local a delegate to it was stored in:
+    /// so the candidates are the code that mentions the method (only its own type's, when it is private), the
+    /// code holding it when it is a lambda, and the code that mentions each place it is stored.
+    /// </summary>
+    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m) => registrations.GetOrAdd(m, target =>
+    {
+        var candidates = new List<DeclarationScan>();
+        if (ScanOf(target) is { } own)
+            candidates.Add(own);
+        if (target.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction))
+            candidates.AddRange(Mentioning(target));
+        foreach (var scan in candidates.ToList())
+            foreach (var store in scan.DelegateStores)
+                if (store.Value.Any(d => Targets(d, 1).Contains(target, SymbolEqualityComparer.Default)))
+                    candidates.AddRange(Mentioning(store.Key));
+        return candidates.Distinct()
+            .SelectMany(Resolved).Where(r => SymbolEqualityComparer.Default.Equals(r.Target, target)).Select(r => r.Origin)
+            .Distinct()
+            .OrderBy(o => o.Location.SourceTree?.FilePath, System.StringComparer.Ordinal).ThenBy(o => o.Location.SourceSpan.Start)
+            .ToList();
+    });
+
+    public bool IsRegistered(IMethodSymbol m) => RegistrationsOf(m).Count > 0;
+
+    /// <summary>Is <paramref name="m"/> turned into a delegate somewhere other than a registration (so unknown code may call it)?</summary>
+    public bool Escapes(IMethodSymbol m)
+    {
+        foreach (var scan in Mentioning(m))
+            if (scan.Escapes.Contains(m))
+                return true;
+        return false;
+    }
+
+    /// <summary>A registered lambda that only forwards to a method (the method got the registration).</summary>
+    public bool IsForwarder(IMethodSymbol m)
+    {
+        _ = RegistrationsOf(m);
+        return forwarders.ContainsKey(m);
+    }
+
+    /// <summary>The registrations one declaration makes, with the methods each one denotes.</summary>
+    private List<(IMethodSymbol Target, ContextOrigin Origin)> Resolved(DeclarationScan scan) => resolved.GetOrAdd(scan, s =>
+    {
+        var list = new List<(IMethodSymbol, ContextOrigin)>();
+        foreach (var (arg, spec, call, api) in s.PendingRegistrations)
         {
             foreach (var target in Targets(arg, 0))
             {
-                if (!registrations.TryGetValue(target, out var l))
-                    registrations[target] = l = new List<ContextOrigin>();
                 var param = spec.Parameter;
                 var what = param == "handler" ? "the handler" : param == "thread_fn" ? "the thread_fn" : "the callback";
                 var ctxWords = spec.Context switch
@@ -192,12 +408,13 @@ internal sealed class CompilationIndex
                     _ => "process context",
                 };
                 var name = target.MethodKind == MethodKind.AnonymousFunction ? "the lambda" : target.Name + "()";
-                l.Add(new ContextOrigin(spec.Context,
+                list.Add((target, new ContextOrigin(spec.Context,
                     $"{name} runs in {ctxWords} ({what} passed to {api}() at {Kinds.Where(call.Syntax.GetLocation())})",
-                    call.Syntax.GetLocation(), true));
+                    call.Syntax.GetLocation(), true)));
             }
         }
-    }
+        return list;
+    });
 
     /// <summary>The methods a delegate-valued expression may denote.</summary>
     private IEnumerable<IMethodSymbol> Targets(IOperation? op, int depth)
@@ -218,13 +435,13 @@ internal sealed class CompilationIndex
             case IAnonymousFunctionOperation a:
                 var fwd = Forwarded(a);
                 if (fwd is not null)
-                    forwarders.Add(a.Symbol);
+                    forwarders.TryAdd(a.Symbol, true);
                 yield return fwd ?? a.Symbol;
                 break;
             case IFieldReferenceOperation or IPropertyReferenceOperation or ILocalReferenceOperation:
-                var sym = SymbolOf(op);
-                if (sym is not null && delegateStores.TryGetValue(sym, out var stores))
-                    foreach (var s in stores)
+                var sym = DeclarationScan.SymbolOf(op);
+                if (sym is not null)
+                    foreach (var s in DelegateStores(sym))
                         foreach (var t in Targets(s, depth + 1)) yield return t;
                 break;
         }

@@ -21,17 +21,18 @@ internal sealed class CompilationModel
     private static readonly ConditionalWeakTable<Compilation, CompilationModel> Models = new();
     private static readonly ConditionalWeakTable<Compilation, object> NoKernel = new();
 
-    private readonly object indexGate = new();
-    private CompilationIndex? index;
     private readonly ConcurrentDictionary<string, SleepInfo?> sleep = new();
     private readonly ConcurrentDictionary<IMethodSymbol, MethodAnalysis> analyses = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IOperation, ControlFlowGraph?> cfgs = new();
+    private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<ContextOrigin>> ownContexts = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, ControlFlowGraph?> nestedCfgs = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ProcessOnly> contexts = new(SymbolEqualityComparer.Default);
 
     private CompilationModel(KernelSymbols symbols)
     {
         Symbols = symbols;
         SemanticModels = new SemanticModels(symbols.Compilation);
+        Index = new CompilationIndex(symbols, SemanticModels);
     }
 
     public KernelSymbols Symbols { get; }
@@ -55,19 +56,8 @@ internal sealed class CompilationModel
         return Models.GetValue(compilation, _ => new CompilationModel(symbols));
     }
 
-    public CompilationIndex Index
-    {
-        get
-        {
-            var i = Volatile.Read(ref index);
-            if (i is not null)
-                return i;
-            lock (indexGate)
-            {
-                return index ??= new CompilationIndex(Symbols, SemanticModels, CancellationToken.None);
-            }
-        }
-    }
+    /// <summary>The compilation index: cheap to make, it binds code only as questions need it.</summary>
+    public CompilationIndex Index { get; }
 
     public SleepInfo? MaySleep(IMethodSymbol method, ImmutableArray<object?> consts, ImmutableHashSet<IMethodSymbol>? stack = null)
     {
@@ -82,9 +72,10 @@ internal sealed class CompilationModel
     }
 
     /// <summary>The entry contexts of a method: registrations anywhere in the compilation and attributes.</summary>
-    public ImmutableArray<ContextOrigin> OwnContexts(IMethodSymbol method)
+    public ImmutableArray<ContextOrigin> OwnContexts(IMethodSymbol method) => ownContexts.GetOrAdd(method.OriginalDefinition, ComputeOwnContexts);
+
+    private ImmutableArray<ContextOrigin> ComputeOwnContexts(IMethodSymbol method)
     {
-        method = method.OriginalDefinition;
         var list = ImmutableArray.CreateBuilder<ContextOrigin>();
         list.AddRange(Index.RegistrationsOf(method));
         var info = Symbols.Info(method);
@@ -129,7 +120,7 @@ internal sealed class CompilationModel
         var rootCfg = cfgs.GetOrAdd(root, r => CreateCfg(r));
         if (rootCfg is null || ReferenceEquals(root, body))
             return rootCfg;
-        return FindNested(rootCfg, method, 0);
+        return nestedCfgs.GetOrAdd(method, m => FindNested(rootCfg, m, 0));
     }
 
     private ControlFlowGraph? CreateCfg(IOperation root)
@@ -165,10 +156,14 @@ internal sealed class CompilationModel
             if (inner is not null)
                 return inner;
         }
+        var where = target.DeclaringSyntaxReferences.FirstOrDefault()?.Span;
         foreach (var block in cfg.Blocks)
         {
             foreach (var op in block.Operations.Concat(block.BranchValue is null ? Enumerable.Empty<IOperation>() : new[] { block.BranchValue }))
             {
+                // Only an operation whose code holds the function can hold its graph.
+                if (where is { } span && !op.Syntax.Span.Contains(span))
+                    continue;
                 foreach (var f in op.DescendantsAndSelf().OfType<IFlowAnonymousFunctionOperation>())
                 {
                     var g = cfg.GetAnonymousFunctionControlFlowGraph(f);
@@ -181,17 +176,6 @@ internal sealed class CompilationModel
             }
         }
         return null;
-    }
-
-    /// <summary>All findings of a member's operation block: the member and the lambdas and local functions inside it.</summary>
-    public IEnumerable<Finding> FindingsFor(ISymbol owner)
-    {
-        if (owner is IMethodSymbol m && Index.BodyOf(m.OriginalDefinition) is not null)
-            foreach (var f in Analyze(m).Findings)
-                yield return f;
-        foreach (var fn in Index.NestedFunctions(owner is IMethodSymbol mm ? mm.OriginalDefinition : owner.OriginalDefinition))
-            foreach (var f in Analyze(fn).Findings)
-                yield return f;
     }
 
     public enum ProcessOnly { Unknown, Process, Atomic }

@@ -1,0 +1,19 @@
+using KernelHarness.Analyzers.Provenance;
+
+namespace KernelHarness.Analyzers.Rules;
+
+/// <summary>
+/// How KH3001–KH3004 report: the allocation-provenance findings of a file's methods (computed once per
+/// compilation and shared by the four rules), as the engine rules of part 1 do with the context engine's.
+/// </summary>
+public abstract class ProvenanceRuleAnalyzer : KernelRuleAnalyzer
+{
+    private protected override void AnalyzeFile(FileContext file)
+    {
+        var provenance = ProvenanceModel.Get(file.Model);
+        foreach (var method in file.Methods)
+            foreach (var finding in provenance.Analyze(method))
+                if (finding.Id == Rule.Id)
+                    file.Report(finding.ToDiagnostic(Rule));
+    }
+}
