@@ -289,7 +289,9 @@ internal sealed class ProvenanceEngine
                 var sum = sums.FirstOrDefault(x => x.Parameter == arg.Parameter.Ordinal);
                 if (sum is null)
                 {
-                    Escape(id, s);
+                    // A helper that only reads the pointer (fills it, compares it) leaves it with the caller.
+                    if (pm.KeepsParameter(target, arg.Parameter.Ordinal))
+                        Escape(id, s);
                     continue;
                 }
                 var (ck, ct) = ProvenanceModel.MapCache(sum.CacheKey, sum.CacheText, inv);

@@ -40,6 +40,15 @@ internal sealed class ProvenanceModel
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<FreeSummary>> frees = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<Finding>> findings = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<ISymbol, Origin?> fieldOrigins = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<(IMethodSymbol Helper, int Ordinal), bool> keeps = new(HelperParameterComparer.Instance);
+
+    private sealed class HelperParameterComparer : IEqualityComparer<(IMethodSymbol Helper, int Ordinal)>
+    {
+        public static readonly HelperParameterComparer Instance = new();
+        public bool Equals((IMethodSymbol Helper, int Ordinal) x, (IMethodSymbol Helper, int Ordinal) y)
+            => x.Ordinal == y.Ordinal && SymbolEqualityComparer.Default.Equals(x.Helper, y.Helper);
+        public int GetHashCode((IMethodSymbol Helper, int Ordinal) obj) => SymbolEqualityComparer.Default.GetHashCode(obj.Helper) * 31 + obj.Ordinal;
+    }
 
     private ProvenanceModel(CompilationModel model)
     {
@@ -216,6 +225,52 @@ internal sealed class ProvenanceModel
     // ------------------------------------------------------------------ free summaries
 
     /// <summary>The parameters a helper frees (directly or through another helper).</summary>
+    /// <summary>
+    /// May a helper keep the pointer passed as parameter <paramref name="ordinal"/> (store it, return it,
+    /// capture it, hand it to code that may)? Only a helper whose every use of the parameter is a read —
+    /// a comparison, or an argument to a kernel function that takes no ownership, or to a helper that keeps
+    /// nothing either — leaves the caller owning the pointer. Unknown code keeps it.
+    /// </summary>
+    public bool KeepsParameter(IMethodSymbol helper, int ordinal, int depth = 0)
+    {
+        helper = (helper.ReducedFrom ?? helper).OriginalDefinition;
+        return keeps.GetOrAdd((helper, ordinal), key => ComputeKeeps(key.Helper, key.Ordinal, depth));
+    }
+
+    private bool ComputeKeeps(IMethodSymbol helper, int ordinal, int depth)
+    {
+        var body = Model.Index.BodyOf(helper);
+        if (body is null || depth > 3 || ordinal >= helper.Parameters.Length)
+            return true;
+        var parameter = helper.Parameters[ordinal];
+        foreach (var op in body.DescendantsAndSelf())
+        {
+            if (op is not IParameterReferenceOperation pr || !SymbolEqualityComparer.Default.Equals(pr.Parameter.OriginalDefinition, parameter))
+                continue;
+            for (var a = op.Parent; a is not null && !ReferenceEquals(a, body); a = a.Parent)
+                if (a is IAnonymousFunctionOperation or ILocalFunctionOperation)
+                    return true; // captured
+            var use = op.Parent;
+            while (use is IConversionOperation or IParenthesizedOperation)
+                use = use.Parent;
+            switch (use)
+            {
+                case IBinaryOperation or IIsPatternOperation:
+                    continue;
+                case IArgumentOperation { Parent: IInvocationOperation call } arg:
+                    var callee = call.TargetMethod;
+                    if (SymbolEqualityComparer.Default.Equals(callee.ContainingType, K.Kernel) && !Apis.TakesOwnership(arg.Parameter))
+                        continue;
+                    if (IsSource(callee) && arg.Parameter is { } p && !KeepsParameter(callee, p.Ordinal, depth + 1))
+                        continue;
+                    return true;
+                default:
+                    return true;
+            }
+        }
+        return false;
+    }
+
     public ImmutableArray<FreeSummary> FreesOf(IMethodSymbol m, int depth = 0)
     {
         m = (m.ReducedFrom ?? m).OriginalDefinition;

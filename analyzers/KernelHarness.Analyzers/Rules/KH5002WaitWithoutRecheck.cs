@@ -30,6 +30,31 @@ public sealed class WaitWithoutRecheckAnalyzer : KernelRuleAnalyzer
         }
     }
 
+    /// <summary>
+    /// Does the loop test something again each time round? A while / do-while, or a for without a step, tests
+    /// its condition (LKD's <c>while (!condition)</c>); a counting for, a foreach or an endless loop counts only
+    /// when its body leaves it conditionally (<c>if (condition) break;</c>, a return or goto out).
+    /// </summary>
+    private static bool RetestsCondition(ILoopOperation loop)
+    {
+        switch (loop)
+        {
+            case IWhileLoopOperation { Condition: { } c } when c.ConstantValue is not { HasValue: true, Value: true }:
+                return true;
+            case IForLoopOperation { Condition: { } c, AtLoopBottom.IsEmpty: true } when c.ConstantValue is not { HasValue: true, Value: true }:
+                return true;
+        }
+        foreach (var op in loop.Body.DescendantsAndSelf())
+        {
+            if (op is not IConditionalOperation cond)
+                continue;
+            foreach (var exit in cond.WhenTrue.DescendantsAndSelf().Concat(cond.WhenFalse?.DescendantsAndSelf() ?? Enumerable.Empty<IOperation>()))
+                if (exit is IReturnOperation { IsImplicit: false } or IBranchOperation { BranchKind: BranchKind.Break or BranchKind.GoTo })
+                    return true;
+        }
+        return false;
+    }
+
     /// <summary>The prepare_to_wait before a schedule() that no loop (or backward goto) re-runs, or null.</summary>
     private static IInvocationOperation? UnguardedPrepare(KernelSymbols k, IInvocationOperation inv)
     {
@@ -37,7 +62,7 @@ public sealed class WaitWithoutRecheckAnalyzer : KernelRuleAnalyzer
         IOperation root = inv;
         for (var p = inv.Parent; p is not null; p = p.Parent)
         {
-            if (p is ILoopOperation)
+            if (p is ILoopOperation loop && RetestsCondition(loop))
                 return null;
             root = p;
             if (p is IAnonymousFunctionOperation or ILocalFunctionOperation)

@@ -15,6 +15,8 @@ public class KH3004Tests
         Case("error code in a local", @"int f(bool bad) { int ret = 0; var a = kzalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; if (bad) { ret = -EINVAL; goto done; } obj = a; done: [|return ret;|] }"),
         Case("cache object leaks on a failed registration", @"int f(uint irq) { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); if (p == NULL) return -ENOMEM; if (request_irq(irq, (i, d) => IRQ_HANDLED, 0, ""x"", this) != 0) [|return -EBUSY;|] obj = p; return 0; }"),
         Case("allocation from a helper leaks", @"kptr make() => kmem_cache_zalloc(cache_b, GFP_KERNEL); int f(bool bad) { var p = make(); if (p == NULL) return -ENOMEM; if (bad) [|return -EIO;|] buf = p; return 0; }"),
+        Case("handed to a helper that only fills it", @"void fill(kptr p) { if (p != NULL) memset(p, 0, 64); } int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; fill(a); if (bad) [|return -EINVAL;|] obj = a; return 0; }"),
+        Case("handed through two read-only helpers", @"void zero(kptr p) => memset(p, 0, 64); void prepare(kptr p) => zero(p); int f(bool bad) { var a = kzalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; prepare(a); if (bad) [|return -EIO;|] obj = a; return 0; }"),
         Case("ERR_PTR return", @"kptr f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return ERR_PTR(-ENOMEM); if (bad) [|return ERR_PTR(-EINVAL);|] return p; }"),
     };
 
@@ -24,6 +26,8 @@ public class KH3004Tests
         Case("stored in a field before the error return", @"int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; obj = a; if (bad) return -EINVAL; return 0; }"),
         Case("added to a list", @"System.Collections.Generic.List<kptr> items = new(); int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; items.Add(a); if (bad) return -EINVAL; return 0; }"),
         Case("handed to a helper that stores it", @"void keep(kptr p) { obj = p; } int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; keep(a); if (bad) return -EINVAL; return 0; }"),
+        Case("handed to a helper that passes it on to one that stores it", @"void keep(kptr p) { obj = p; } void setup(kptr p) { memset(p, 0, 8); keep(p); } int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; setup(a); if (bad) return -EINVAL; return 0; }"),
+        Case("handed to a helper that returns it", @"kptr id(kptr p) => p; int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; buf = id(a); if (bad) return -EINVAL; return 0; }"),
         Case("returned", @"kptr f() { var a = kmalloc(64, GFP_KERNEL); return a; }"),
         Case("success path keeps it", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; buf = a; return 0; }"),
         Case("goto-style cleanup", @"int f() { int ret; var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; var b = kmalloc(64, GFP_KERNEL); if (b == NULL) { ret = -ENOMEM; goto free_a; } obj = a; buf = b; return 0; free_a: kfree(a); return ret; }"),

@@ -14,6 +14,11 @@ public class KH5002Tests
     {
         Case("schedule once after prepare_to_wait", Fields + @"void f() { var w = new wait_queue_entry(); prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); if (!ready) [|schedule()|]; finish_wait(wq, w); }"),
         Case("schedule_timeout once", Fields + @"void f() { var w = new wait_queue_entry(); prepare_to_wait_exclusive(wq, w, TASK_UNINTERRUPTIBLE); [|schedule_timeout((long)HZ)|]; finish_wait(wq, w); }"),
+        Case("a loop over devices is not a re-check", Fields + @"int[] devs = new int[4]; void f() { var w = new wait_queue_entry(); foreach (var d in devs) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); [|schedule()|]; } finish_wait(wq, w); }"),
+        Case("a counting loop is not a re-check", Fields + @"void f() { var w = new wait_queue_entry(); for (int i = 0; i < 3; i++) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); [|schedule()|]; } finish_wait(wq, w); }"),
+        Case("an endless loop that never tests", Fields + @"void f() { var w = new wait_queue_entry(); while (true) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); [|schedule()|]; } }"),
+        Case("in the else branch", Fields + @"void f() { var w = new wait_queue_entry(); prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); if (ready) { finish_wait(wq, w); return; } else [|schedule()|]; finish_wait(wq, w); }"),
+        Case("in a work item", Fields + @"readonly work_struct wait_work = new(); void init() => INIT_WORK(wait_work, x => { var w = new wait_queue_entry(); prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); [|schedule()|]; finish_wait(wq, w); });"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -25,6 +30,10 @@ public class KH5002Tests
         Case("wait_event", Fields + @"void f() { wait_event(wq, () => ready); }"),
         Case("wait_event_interruptible", Fields + @"int f() => wait_event_interruptible(wq, () => ready);"),
         Case("schedule without prepare_to_wait", @"void f() { schedule(); }"),
+        Case("do-while re-testing", Fields + @"void f() { var w = new wait_queue_entry(); do { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); if (!ready) schedule(); } while (!ready); finish_wait(wq, w); }"),
+        Case("for with only a condition", Fields + @"void f() { var w = new wait_queue_entry(); for (; !ready; ) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); schedule(); } finish_wait(wq, w); }"),
+        Case("counting loop that leaves when the condition holds", Fields + @"void f() { var w = new wait_queue_entry(); for (int i = 0; i < 100; i++) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); if (ready) break; schedule(); } finish_wait(wq, w); }"),
+        Case("endless loop that returns when the condition holds", Fields + @"int f() { var w = new wait_queue_entry(); while (true) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); if (ready) { finish_wait(wq, w); return 0; } schedule(); } }"),
     };
 
     [Theory]
