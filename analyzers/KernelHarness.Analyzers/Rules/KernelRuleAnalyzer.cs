@@ -12,7 +12,7 @@ namespace KernelHarness.Analyzers.Rules;
 /// API. Each rule then analyses a file at a time (<see cref="AnalyzeFile"/>) from a semantic-model action,
 /// on the shared per-compilation model: the IDE runs it for the open document as the student types, and
 /// interprocedural findings (a callee in another file) show there too. No rule registers operation
-/// actions: the model binds each body once, without nullable analysis (see <see cref="SemanticModels"/>).
+/// actions: the model reads bodies on demand through the driver's semantic models (see <see cref="CompilationIndex"/>).
 /// </summary>
 public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
 {
