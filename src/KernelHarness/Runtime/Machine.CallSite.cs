@@ -13,19 +13,21 @@ public sealed partial class Machine
     private readonly Dictionary<(string File, int Line), string> siteNames = new(SiteComparer.Instance);
     private string? callSiteFile;
     private int callSiteLine;
+    private long callSiteCall = -1; // the call (Calls) the site belongs to: a later kernel call makes it stale
 
     /// <summary>Records where the current kernel call was made (called by the generated facade).</summary>
     public void SetCallSite(string file, int line)
     {
         callSiteFile = file;
         callSiteLine = line;
+        callSiteCall = calls;
     }
 
-    /// <summary>The FILE:LINE recorded for the current call, once; null when none was recorded.</summary>
+    /// <summary>The FILE:LINE recorded for the current call, once; null when none was recorded (or another kernel call came since).</summary>
     internal string? TakeCallSite()
     {
         var file = callSiteFile;
-        if (file is null || file.Length == 0)
+        if (file is null || file.Length == 0 || callSiteCall != calls)
             return null;
         callSiteFile = null;
         var key = (file, callSiteLine);

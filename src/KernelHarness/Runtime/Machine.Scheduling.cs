@@ -29,12 +29,9 @@ public sealed partial class Machine
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Interleave(KernelFunctionId id, SimTask t)
     {
-        if (stopping)
-            throw new TaskKilledException();
         LastFunction = id;
-        callSiteFile = null;
         if (++calls >= slowAt)
-            InterleaveSlow(t);
+            InterleaveSlow(t); // also where a stopping machine unwinds its tasks (Finish and Teardown ask for attention)
     }
 
     /// <summary>The call number at which the interleaving point next takes its slow path (0: the next call).</summary>
@@ -48,6 +45,11 @@ public sealed partial class Machine
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void InterleaveSlow(SimTask t)
     {
+        if (stopping)
+        {
+            slowAt = 0;
+            throw new TaskKilledException();
+        }
         if (InterleaveOff != 0)
         {
             // Inside the scheduler's own mm handling (LazyTlb): no switch, no interrupt, and the call
@@ -77,7 +79,7 @@ public sealed partial class Machine
             SchedulingEvent(t, cpu);
         // t may have been switched out and back in, on another CPU.
         cpu = Cpus[t.Cpu];
-        bool attention = InterleaveOff != 0 || Interrupts.RaisesRandomly || cpu.NeedResched
+        bool attention = stopping || InterleaveOff != 0 || Interrupts.RaisesRandomly || cpu.NeedResched
             || (cpu.IrqsEnabled && (Interrupts.AnyPending || cpu.SoftirqPending != 0));
         slowAt = attention ? 0 : Math.Min(nextTickAt, nextEventAt);
     }

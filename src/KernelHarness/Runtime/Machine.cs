@@ -319,6 +319,7 @@ public sealed partial class Machine
         if (outcome != RunOutcome.Completed)
             Outcome = outcome;
         stopping = true;
+        Attention();
         TraceEvent($"halt {outcome}");
         finished.Set();
     }
@@ -326,6 +327,7 @@ public sealed partial class Machine
     private void Teardown()
     {
         stopping = true;
+        Attention();
         var current = t_task;
         foreach (var t in tasks)
         {

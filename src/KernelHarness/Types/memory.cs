@@ -64,6 +64,9 @@ public sealed class page
     /// <summary>For a tail page of a compound page, its head.</summary>
     public page? compound_head;
 
+    /// <summary>The storage chunk holding this block's bytes, cached by the reference slab for its hot path (not part of struct page).</summary>
+    internal byte[]? raw_chunk;
+
     public override string ToString() => $"page(pfn:{pfn:x5} zone:{zone} refcount:{_refcount})";
 }
 

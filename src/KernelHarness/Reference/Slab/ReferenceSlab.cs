@@ -49,6 +49,7 @@ public sealed class ReferenceSlab : ISlab
         internal ulong Inuse;             // bytes of the object plus its red zone: where metadata starts
         internal readonly HashSet<page> Slabs = new();
         internal bool Destroyed;
+        internal bool SlowPathOnly;       // Destroyed or Debug: every allocation and free takes the slow path
         internal bool Debug;              // SLAB_POISON / SLAB_RED_ZONE / SLAB_CONSISTENCY_CHECKS / SLAB_STORE_USER
         internal ulong OrigSizeOffset;    // where an object's requested size (orig_size) is kept; 0: not kept (slub_debug_orig_size)
         internal Machine Machine = null!;     // the hot paths reach the machine without a thread-static lookup
@@ -116,6 +117,7 @@ public sealed class ReferenceSlab : ISlab
             align = Math.Max(align, size);
         s.align = calculate_alignment(flags, align, size);
         s.Debug = (flags & (SLAB_POISON | SLAB_RED_ZONE | SLAB_CONSISTENCY_CHECKS | SLAB_STORE_USER)) != 0;
+        s.SlowPathOnly = s.Debug;
         CalculateSizes(s, kasan: M.Checks.Enabled);
         s.Machine = M;
         s.Mem = s.Machine.Memory;
@@ -202,11 +204,11 @@ public sealed class ReferenceSlab : ISlab
     /// </summary>
     private kptr SlabAlloc(SlubCache s, gfp_t gfp)
     {
-        var slab = s.Destroyed ? null : s.CpuSlab[s.Machine.RunningCpu];
-        if (slab is not null && slab.freelist.addr != 0 && !s.Debug && (gfp & __GFP_ZERO) == 0)
+        var slab = s.SlowPathOnly ? null : s.CpuSlab[s.Machine.RunningCpu];
+        if (slab is not null && slab.freelist.addr != 0 && (gfp & __GFP_ZERO) == 0)
         {
             var obj = slab.freelist;
-            slab.freelist = new kptr(s.Mem.RawWord(obj.addr + s.offset));
+            slab.freelist = new kptr(s.Mem.RawWordIn(slab.raw_chunk!, obj.addr + s.offset));
             slab.inuse++;
             return obj;
         }
@@ -270,6 +272,7 @@ public sealed class ReferenceSlab : ISlab
             return null;
         page.flags |= PG_slab;
         page.slab_cache = s;
+        page.raw_chunk = s.Mem.ChunkOfPfn(page.pfn);
         page.objects = s.objects_per_slab;
         page.inuse = 0;
         page.frozen = false;
@@ -307,6 +310,11 @@ public sealed class ReferenceSlab : ISlab
             return;
         var s = AsSlub(cachep);
         var slab = s.Mem.HeadPageOf(objp.addr);
+        if (slab is not null && ReferenceEquals(slab.slab_cache, s))
+        {
+            SlabFree(s, slab, objp); // slab_cache is set exactly while the page is a slab of s
+            return;
+        }
         if (slab is null || (slab.flags & PG_slab) == 0 || slab.slab_cache is null)
         {
             SlabErr(s, "kmem_cache_free", $"Invalid object pointer 0x{objp.addr:x}: not in a slab");
@@ -329,9 +337,9 @@ public sealed class ReferenceSlab : ISlab
     /// </summary>
     private void SlabFree(SlubCache s, page slab, kptr obj)
     {
-        if (slab.frozen && !s.Debug && slab.inuse > 0 && slab.freelist != obj && ValidPointer(s, slab, obj))
+        if (slab.frozen && !s.SlowPathOnly && slab.inuse > 0 && slab.freelist != obj && ValidPointer(s, slab, obj))
         {
-            SetFreePointer(s, obj, slab.freelist);
+            s.Mem.RawWordIn(slab.raw_chunk!, obj.addr + s.offset) = slab.freelist.addr;
             slab.freelist = obj;
             slab.inuse--;
             return;
@@ -397,6 +405,7 @@ public sealed class ReferenceSlab : ISlab
         s.Slabs.Remove(slab);
         slab.flags &= ~PG_slab;
         slab.slab_cache = null;
+        slab.raw_chunk = null;
         slab.freelist = default;
         slab.inuse = 0;
         slab.objects = 0;
@@ -475,6 +484,7 @@ public sealed class ReferenceSlab : ISlab
             return;
         }
         s.Destroyed = true;
+        s.SlowPathOnly = true;
         caches.Remove(s);
     }
 

@@ -132,6 +132,21 @@ internal sealed class PhysicalMemory
         return ref System.Runtime.InteropServices.MemoryMarshal.AsRef<ulong>(span);
     }
 
+    /// <summary>The storage chunk that holds page frame <paramref name="pfn"/> (a block of at most <c>MAX_PAGE_ORDER</c> never straddles two).</summary>
+    internal byte[] ChunkOfPfn(ulong pfn) => Chunk((int)((pfn << Kernel.PAGE_SHIFT) >> ChunkShift));
+
+    /// <summary>
+    /// The word at <paramref name="addr"/> inside <paramref name="chunk"/> (from <see cref="ChunkOfPfn"/> of a block
+    /// that contains the address): <see cref="RawWord"/> without finding the chunk; one Arch memory operation.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal ref ulong RawWordIn(byte[] chunk, ulong addr)
+    {
+        ArchOps++;
+        int offset = (int)((addr - Kernel.PAGE_OFFSET) & (ChunkSize - 1));
+        return ref System.Runtime.CompilerServices.Unsafe.As<byte, ulong>(ref chunk[offset]);
+    }
+
     /// <summary>
     /// The <c>struct page</c> (its compound head) of a direct-map address, or null outside the direct map:
     /// <c>virt_to_page</c> + <c>compound_head</c> for an allocator's hot path; counts as one Arch memory operation.
