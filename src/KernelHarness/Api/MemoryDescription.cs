@@ -125,7 +125,7 @@ internal interface SlabDescription
     [Linux("mm/slub.c"), Frees(AllocFamily.KmemCache, "objp", Cache = "cachep")]
     void kmem_cache_free(kmem_cache cachep, kptr objp);
 
-    /// <summary>Destroys a cache; with live objects, reports them and keeps the cache. Null is ignored.</summary>
+    /// <summary>Destroys a cache; with live objects, reports them and keeps the cache. Null is ignored. Calls kvfree_rcu_barrier() first, as mm/slab_common.c does, so objects still waiting in kfree_rcu() are freed before the check.</summary>
     [Linux("mm/slab_common.c"), MightSleep]
     void kmem_cache_destroy(kmem_cache? s);
 

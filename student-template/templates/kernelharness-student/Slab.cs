@@ -36,7 +36,7 @@ public sealed class StudentSlab : ISlab
         throw Todo("kmem_cache_free", "mm/slub.c");
     }
 
-    /// <summary>Destroys a cache; with live objects, reports them and keeps the cache. Null is ignored.</summary>
+    /// <summary>Destroys a cache; with live objects, reports them and keeps the cache. Null is ignored. Calls kvfree_rcu_barrier() first, as mm/slab_common.c does, so objects still waiting in kfree_rcu() are freed before the check.</summary>
     public void kmem_cache_destroy(kmem_cache? s)
     {
         throw Todo("kmem_cache_destroy", "mm/slab_common.c");
