@@ -45,7 +45,29 @@ internal sealed class State
     public ImmutableDictionary<string, bool> Facts { get; }
     public ImmutableDictionary<string, Pending> PendingByKey { get; }
 
-    public Held? FirstAtomic => Held.FirstOrDefault(h => h.IsAtomic);
+    private Held? firstAtomic;
+    private bool firstAtomicKnown;
+
+    /// <summary>The first atomic thing held (asked at every call: cached, the state is immutable).</summary>
+    public Held? FirstAtomic
+    {
+        get
+        {
+            if (!firstAtomicKnown)
+            {
+                foreach (var h in Held)
+                {
+                    if (h.IsAtomic)
+                    {
+                        firstAtomic = h;
+                        break;
+                    }
+                }
+                firstAtomicKnown = true;
+            }
+            return firstAtomic;
+        }
+    }
 
     public State WithHeld(ImmutableList<Held> held) => new(held, Facts, PendingByKey);
     public State Push(Held h) => new(Held.Add(h), Facts, PendingByKey);

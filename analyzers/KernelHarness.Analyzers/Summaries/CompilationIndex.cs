@@ -366,6 +366,8 @@ internal sealed class CompilationIndex
             foreach (var store in scan.DelegateStores)
                 if (store.Value.Any(d => Targets(d, 1).Contains(target, SymbolEqualityComparer.Default)))
                     candidates.AddRange(Mentioning(store.Key));
+        if (candidates.TrueForAll(c => c.PendingRegistrations.Count == 0))
+            return System.Array.Empty<ContextOrigin>();
         return candidates.Distinct()
             .SelectMany(Resolved).Where(r => SymbolEqualityComparer.Default.Equals(r.Target, target)).Select(r => r.Origin)
             .Distinct()

@@ -120,7 +120,38 @@ internal sealed class CompilationModel
         var rootCfg = cfgs.GetOrAdd(root, r => CreateCfg(r));
         if (rootCfg is null || ReferenceEquals(root, body))
             return rootCfg;
-        return nestedCfgs.GetOrAdd(method, m => FindNested(rootCfg, m, 0));
+        if (nestedCfgs.TryGetValue(method, out var known))
+            return known;
+        // One walk of the member's graph finds the graphs of all its lambdas and local functions.
+        foreach (var pair in AllNested(rootCfg, 0))
+            nestedCfgs.TryAdd(pair.Key, pair.Value);
+        return nestedCfgs.TryGetValue(method, out known) ? known : null;
+    }
+
+    private static IEnumerable<KeyValuePair<IMethodSymbol, ControlFlowGraph>> AllNested(ControlFlowGraph cfg, int depth)
+    {
+        if (depth > 8)
+            yield break;
+        foreach (var lf in cfg.LocalFunctions)
+        {
+            var g = cfg.GetLocalFunctionControlFlowGraph(lf);
+            yield return new KeyValuePair<IMethodSymbol, ControlFlowGraph>(lf, g);
+            foreach (var inner in AllNested(g, depth + 1))
+                yield return inner;
+        }
+        foreach (var block in cfg.Blocks)
+        {
+            foreach (var op in block.Operations.Concat(block.BranchValue is null ? Enumerable.Empty<IOperation>() : new[] { block.BranchValue }))
+            {
+                foreach (var f in op.DescendantsAndSelf().OfType<IFlowAnonymousFunctionOperation>())
+                {
+                    var g = cfg.GetAnonymousFunctionControlFlowGraph(f);
+                    yield return new KeyValuePair<IMethodSymbol, ControlFlowGraph>(f.Symbol, g);
+                    foreach (var inner in AllNested(g, depth + 1))
+                        yield return inner;
+                }
+            }
+        }
     }
 
     private ControlFlowGraph? CreateCfg(IOperation root)
@@ -141,41 +172,6 @@ internal sealed class CompilationModel
         {
             return null;
         }
-    }
-
-    private static ControlFlowGraph? FindNested(ControlFlowGraph cfg, IMethodSymbol target, int depth)
-    {
-        if (depth > 8)
-            return null;
-        foreach (var lf in cfg.LocalFunctions)
-        {
-            var g = cfg.GetLocalFunctionControlFlowGraph(lf);
-            if (SymbolEqualityComparer.Default.Equals(lf, target))
-                return g;
-            var inner = FindNested(g, target, depth + 1);
-            if (inner is not null)
-                return inner;
-        }
-        var where = target.DeclaringSyntaxReferences.FirstOrDefault()?.Span;
-        foreach (var block in cfg.Blocks)
-        {
-            foreach (var op in block.Operations.Concat(block.BranchValue is null ? Enumerable.Empty<IOperation>() : new[] { block.BranchValue }))
-            {
-                // Only an operation whose code holds the function can hold its graph.
-                if (where is { } span && !op.Syntax.Span.Contains(span))
-                    continue;
-                foreach (var f in op.DescendantsAndSelf().OfType<IFlowAnonymousFunctionOperation>())
-                {
-                    var g = cfg.GetAnonymousFunctionControlFlowGraph(f);
-                    if (SymbolEqualityComparer.Default.Equals(f.Symbol, target))
-                        return g;
-                    var inner = FindNested(g, target, depth + 1);
-                    if (inner is not null)
-                        return inner;
-                }
-            }
-        }
-        return null;
     }
 
     public enum ProcessOnly { Unknown, Process, Atomic }
