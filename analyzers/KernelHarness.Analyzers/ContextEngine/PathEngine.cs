@@ -74,7 +74,7 @@ internal sealed class PathEngine
         var info = k.Info(method);
         if (info.HasLockAnnotations)
             return true;
-        foreach (var op in Descend(body))
+        foreach (var op in Eval.OwnOperations(body))
         {
             if (op is IInvocationOperation inv)
             {
@@ -84,20 +84,6 @@ internal sealed class PathEngine
             }
         }
         return false;
-    }
-
-    private static IEnumerable<IOperation> Descend(IOperation root)
-    {
-        var st = new Stack<IOperation>();
-        st.Push(root);
-        while (st.Count > 0)
-        {
-            var op = st.Pop();
-            yield return op;
-            foreach (var c in op.ChildOperations)
-                if (c is not (IAnonymousFunctionOperation or ILocalFunctionOperation))
-                    st.Push(c);
-        }
     }
 
     // ---------------------------------------------------------------- exploration

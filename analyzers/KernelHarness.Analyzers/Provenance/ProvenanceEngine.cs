@@ -87,7 +87,7 @@ internal sealed class ProvenanceEngine
 
     private static bool HasCandidates(ProvenanceModel pm, IOperation body)
     {
-        foreach (var op in ProvenanceModel.Descend(body))
+        foreach (var op in Summaries.Eval.OwnOperations(body))
         {
             if (op is not IInvocationOperation inv)
                 continue;

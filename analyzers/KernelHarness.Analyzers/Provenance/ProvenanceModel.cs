@@ -129,7 +129,7 @@ internal sealed class ProvenanceModel
         {
             var found = new List<Origin>();
             bool unknown = false;
-            foreach (var op in Descend(body))
+            foreach (var op in Eval.OwnOperations(body))
                 if (op is IReturnOperation { ReturnedValue: { } v })
                     unknown |= !ValueOrigins(v, body, m, depth, found);
             if (!unknown && found.Count > 0 && found.All(o => o.SameKind(found[0])))
@@ -157,7 +157,7 @@ internal sealed class ProvenanceModel
         if (v is ILocalReferenceOperation l && hops < 3)
         {
             bool ok = true, any = false;
-            foreach (var op in Descend(body))
+            foreach (var op in Eval.OwnOperations(body))
             {
                 IOperation? value = op switch
                 {
@@ -280,7 +280,7 @@ internal sealed class ProvenanceModel
         var body = Model.Index.BodyOf(m);
         if (body is not null && depth <= 3)
         {
-            foreach (var op in Descend(body))
+            foreach (var op in Eval.OwnOperations(body))
             {
                 if (op is not IInvocationOperation inv)
                     continue;
@@ -343,7 +343,7 @@ internal sealed class ProvenanceModel
                 || p is IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.ConditionalOr })
                 return false;
         // An earlier return in the body makes what follows it conditional.
-        foreach (var r in Descend(body))
+        foreach (var r in Eval.OwnOperations(body))
             if (r is IReturnOperation && r.Syntax.SpanStart < op.Syntax.SpanStart && !r.IsImplicit)
                 return false;
         return true;
@@ -381,19 +381,5 @@ internal sealed class ProvenanceModel
                 all.Add(o.CacheKey is not null && !o.CacheKey.StartsWith("F:", System.StringComparison.Ordinal) ? o with { CacheKey = null, CacheText = null } : o);
         }
         return all.Count > 0 && all.All(o => o.SameKind(all[0])) ? all[0] with { CanFail = false } : null;
-    }
-
-    public static IEnumerable<IOperation> Descend(IOperation root)
-    {
-        var st = new Stack<IOperation>();
-        st.Push(root);
-        while (st.Count > 0)
-        {
-            var op = st.Pop();
-            yield return op;
-            foreach (var c in op.ChildOperations)
-                if (c is not (IAnonymousFunctionOperation or ILocalFunctionOperation))
-                    st.Push(c);
-        }
     }
 }

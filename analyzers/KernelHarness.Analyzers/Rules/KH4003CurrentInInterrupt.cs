@@ -31,11 +31,13 @@ public sealed class CurrentInInterruptAnalyzer : KernelRuleAnalyzer
         var body = model.Index.BodyOf(fn);
         if (body is null)
             return;
-        var ops = Provenance.ProvenanceModel.Descend(body is IAnonymousFunctionOperation a ? a.Body : body).ToList();
-        if (!ops.Any(o => o is IPropertyReferenceOperation p && k.RoleOf(p.Property) == Role.CurrentTask)
-            || ops.Any(o => o is IInvocationOperation i && k.Info(i.TargetMethod).Role == Role.InTaskPredicate))
+        bool TestsInTask(IEnumerable<IOperation> code) => code.Any(o => o is IInvocationOperation i && k.Info(i.TargetMethod).Role == Role.InTaskPredicate);
+        var ops = Eval.OwnOperations(body).ToList();
+        if (!ops.Any(o => o is IPropertyReferenceOperation p && k.RoleOf(p.Property) == Role.CurrentTask) || TestsInTask(ops))
             return;
-        var reached = InterruptEntry(model, fn, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default), 0);
+        // A caller that tests in_task() guards the calls it makes.
+        var reached = model.EntryReaching(fn, o => (o.Context & Ctx.Interrupt) != 0, maxDepth: 6,
+            guarded: caller => model.Index.BodyOf(caller) is not { } callerBody || TestsInTask(Eval.OwnOperations(callerBody)));
         if (reached is null)
             return;
         var (origin, chain) = reached.Value;
@@ -51,33 +53,5 @@ public sealed class CurrentInInterruptAnalyzer : KernelRuleAnalyzer
                 shown = m;
             file.Report(Diagnostic.Create(Descriptors.KH4003, shown.Syntax.GetLocation(), shown.Syntax.ToString(), where, why));
         }
-    }
-
-    /// <summary>
-    /// The interrupt-context entry that reaches <paramref name="fn"/>: its own registration, or a caller's
-    /// (a helper called from a handler runs in the handler's context), with the calls in between; a caller
-    /// that tests <c>in_task()</c> guards what it calls.
-    /// </summary>
-    private static (ContextOrigin Origin, string Chain)? InterruptEntry(CompilationModel model, IMethodSymbol fn, HashSet<IMethodSymbol> seen, int depth)
-    {
-        if (depth > 6 || !seen.Add(fn.OriginalDefinition))
-            return null;
-        var own = model.OwnContexts(fn).FirstOrDefault(o => (o.Context & Ctx.Interrupt) != 0);
-        if (own is not null)
-            return (own, "");
-        var k = model.Symbols;
-        foreach (var edge in model.Index.CallersOf(fn.OriginalDefinition))
-        {
-            var callerBody = model.Index.BodyOf(edge.Caller.OriginalDefinition);
-            if (callerBody is null || Provenance.ProvenanceModel.Descend(callerBody).Any(o => o is IInvocationOperation i && k.Info(i.TargetMethod).Role == Role.InTaskPredicate))
-                continue;
-            var up = InterruptEntry(model, edge.Caller, seen, depth + 1);
-            if (up is null)
-                continue;
-            var callerName = edge.Caller.MethodKind == MethodKind.AnonymousFunction ? "a lambda" : edge.Caller.Name + "()";
-            var link = fn.Name + "() is called from " + callerName + " at " + ContextEngine.Kinds.Where(edge.Call.Syntax.GetLocation());
-            return (up.Value.Origin, up.Value.Chain.Length == 0 ? link : link + ", " + up.Value.Chain);
-        }
-        return null;
     }
 }

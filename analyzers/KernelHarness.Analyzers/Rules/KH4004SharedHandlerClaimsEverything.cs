@@ -57,7 +57,7 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
     }
 
     private static IEnumerable<IOperation> Own(IOperation body)
-        => Provenance.ProvenanceModel.Descend(body is IAnonymousFunctionOperation a ? a.Body : body);
+        => Eval.OwnOperations(body);
 
     /// <summary>Every return (and an expression body) yields the constant IRQ_HANDLED.</summary>
     private static bool AlwaysHandled(IOperation body)

@@ -33,13 +33,15 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
         if (!model.Index.Mentions(fn, "mm"))
             return;
         var k = model.Symbols;
-        var ops = Provenance.ProvenanceModel.Descend(body is IAnonymousFunctionOperation a ? a.Body : body).ToList();
+        var ops = Eval.OwnOperations(body).ToList();
         var derefs = ops.OfType<IMemberReferenceOperation>().Where(m => m.Instance is not null && IsCurrentMm(k, m.Instance)).ToList();
         if (derefs.Count == 0 || ops.Any(o => IsNullTest(k, o)))
             return;
-        var why = KernelThread(model, fn, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default), 0);
-        if (why is null)
+        // Its registration as a kernel thread or work item, or a caller's.
+        var reached = model.EntryReaching(fn, o => o.IsRegistration && o.Context == Ctx.Process, maxDepth: 8);
+        if (reached is null)
             return;
+        var why = reached.Value.Origin.Description;
         foreach (var d in derefs)
             file.Report(Diagnostic.Create(Descriptors.KH6002, d.Syntax.GetLocation(), d.Syntax.ToString(), why));
     }
@@ -55,21 +57,4 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
         IIsPatternOperation ip => IsCurrentMm(k, ip.Value),
         _ => false,
     };
-
-    /// <summary>Why the method runs in a kernel thread (its registration, or a caller's), or null.</summary>
-    private static string? KernelThread(CompilationModel model, IMethodSymbol fn, HashSet<IMethodSymbol> seen, int depth)
-    {
-        if (depth > 8 || !seen.Add(fn))
-            return null;
-        var own = model.OwnContexts(fn).FirstOrDefault(o => o.IsRegistration && o.Context == Ctx.Process);
-        if (own is not null)
-            return own.Description;
-        foreach (var edge in model.Index.CallersOf(fn))
-        {
-            var why = KernelThread(model, edge.Caller.OriginalDefinition, seen, depth + 1);
-            if (why is not null)
-                return why;
-        }
-        return null;
-    }
 }

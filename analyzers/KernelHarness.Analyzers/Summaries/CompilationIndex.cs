@@ -259,13 +259,6 @@ internal sealed class CompilationIndex
     /// <summary>The operation whose control-flow graph contains <paramref name="m"/> (itself for a member).</summary>
     public IOperation? RootOf(IMethodSymbol m) => ScanOf(m) is { } s && s.Roots.TryGetValue(m, out var r) ? r : null;
 
-    /// <summary>The lambdas and local functions in a member's code.</summary>
-    public IReadOnlyList<IMethodSymbol> NestedFunctions(ISymbol owner)
-    {
-        var scan = owner is IMethodSymbol m ? ScanOf(m) : null;
-        return scan is not null && scan.Nested.TryGetValue(owner, out var l) ? l : (IReadOnlyList<IMethodSymbol>)System.Array.Empty<IMethodSymbol>();
-    }
-
     /// <summary>Does the code of the declaration holding <paramref name="m"/>'s body mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
     public bool Mentions(IMethodSymbol m, string name) => ScanOf(m) is { } scan && scan.Declaration is { } d && NamesIn(d).Contains(name);
 
@@ -374,8 +367,6 @@ internal sealed class CompilationIndex
             .OrderBy(o => o.Location.SourceTree?.FilePath, System.StringComparer.Ordinal).ThenBy(o => o.Location.SourceSpan.Start)
             .ToList();
     });
-
-    public bool IsRegistered(IMethodSymbol m) => RegistrationsOf(m).Count > 0;
 
     /// <summary>Is <paramref name="m"/> turned into a delegate somewhere other than a registration (so unknown code may call it)?</summary>
     public bool Escapes(IMethodSymbol m)

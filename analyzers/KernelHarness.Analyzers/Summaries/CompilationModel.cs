@@ -174,6 +174,37 @@ internal sealed class CompilationModel
         }
     }
 
+    /// <summary>
+    /// The entry context matching <paramref name="match"/> that reaches <paramref name="fn"/>: its own (a
+    /// registration or an attribute), or else a caller's, through the call graph up to
+    /// <paramref name="maxDepth"/> calls, with the calls in between (<c>f() is called from g() at F:L, …</c>;
+    /// empty for its own). Callers for which <paramref name="guarded"/> holds are not followed.
+    /// </summary>
+    public (ContextOrigin Origin, string Chain)? EntryReaching(IMethodSymbol fn, System.Func<ContextOrigin, bool> match, int maxDepth, System.Func<IMethodSymbol, bool>? guarded = null)
+        => EntryReaching(fn.OriginalDefinition, match, maxDepth, guarded, new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default), 0);
+
+    private (ContextOrigin Origin, string Chain)? EntryReaching(IMethodSymbol fn, System.Func<ContextOrigin, bool> match, int maxDepth, System.Func<IMethodSymbol, bool>? guarded, HashSet<IMethodSymbol> seen, int depth)
+    {
+        if (depth > maxDepth || !seen.Add(fn))
+            return null;
+        var own = OwnContexts(fn).FirstOrDefault(match);
+        if (own is not null)
+            return (own, "");
+        foreach (var edge in Index.CallersOf(fn))
+        {
+            var caller = edge.Caller.OriginalDefinition;
+            if (guarded is not null && guarded(caller))
+                continue;
+            var up = EntryReaching(caller, match, maxDepth, guarded, seen, depth + 1);
+            if (up is null)
+                continue;
+            var callerName = caller.MethodKind == MethodKind.AnonymousFunction ? "a lambda" : caller.Name + "()";
+            var link = fn.Name + "() is called from " + callerName + " at " + Kinds.Where(edge.Call.Syntax.GetLocation());
+            return (up.Value.Origin, up.Value.Chain.Length == 0 ? link : link + ", " + up.Value.Chain);
+        }
+        return null;
+    }
+
     public enum ProcessOnly { Unknown, Process, Atomic }
 
     /// <summary>Is this method only ever reached in process context with nothing held (KH1003)?</summary>

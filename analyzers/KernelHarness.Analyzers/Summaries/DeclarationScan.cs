@@ -28,7 +28,6 @@ internal sealed class DeclarationScan
     public List<IMethodSymbol> Methods { get; } = new();
     public Dictionary<IMethodSymbol, IOperation> Bodies { get; } = new(SymbolEqualityComparer.Default);
     public Dictionary<IMethodSymbol, IOperation> Roots { get; } = new(SymbolEqualityComparer.Default);
-    public Dictionary<ISymbol, List<IMethodSymbol>> Nested { get; } = new(SymbolEqualityComparer.Default);
     public Dictionary<IMethodSymbol, List<CallEdge>> Callers { get; } = new(SymbolEqualityComparer.Default);
     public Dictionary<ISymbol, List<IOperation>> DelegateStores { get; } = new(SymbolEqualityComparer.Default);
     public HashSet<IMethodSymbol> Escapes { get; } = new(SymbolEqualityComparer.Default);
@@ -68,12 +67,12 @@ internal sealed class DeclarationScan
         switch (op)
         {
             case IAnonymousFunctionOperation lambda:
-                AddNested(top, lambda.Symbol, lambda, root);
+                AddMethod(lambda.Symbol, lambda, root);
                 foreach (var c in lambda.Body.ChildOperations)
                     Walk(c, lambda.Symbol, top, root);
                 return;
             case ILocalFunctionOperation lf:
-                AddNested(top, lf.Symbol, lf, root);
+                AddMethod(lf.Symbol, lf, root);
                 foreach (var c in lf.ChildOperations)
                     Walk(c, lf.Symbol, top, root);
                 return;
@@ -114,14 +113,6 @@ internal sealed class DeclarationScan
         }
         foreach (var c in op.ChildOperations)
             Walk(c, owner, top, root);
-    }
-
-    private void AddNested(ISymbol top, IMethodSymbol fn, IOperation body, IOperation root)
-    {
-        if (!Nested.TryGetValue(top, out var l))
-            Nested[top] = l = new List<IMethodSymbol>();
-        l.Add(fn);
-        AddMethod(fn, body, root);
     }
 
     private static IOperation? Strip(IOperation? op)

@@ -158,6 +158,24 @@ internal static class SleepSummaries
 /// <summary>Constant evaluation under bound parameters.</summary>
 internal static class Eval
 {
+    /// <summary>
+    /// The operations of one function's own code: a member's body, or a lambda's (given the lambda), without
+    /// the bodies of the lambdas and local functions inside it, which are functions of their own.
+    /// </summary>
+    public static IEnumerable<IOperation> OwnOperations(IOperation body)
+    {
+        var st = new Stack<IOperation>();
+        st.Push(body is IAnonymousFunctionOperation lambda ? lambda.Body : body);
+        while (st.Count > 0)
+        {
+            var op = st.Pop();
+            yield return op;
+            foreach (var c in op.ChildOperations)
+                if (c is not (IAnonymousFunctionOperation or ILocalFunctionOperation))
+                    st.Push(c);
+        }
+    }
+
     public static IOperation Unwrap(IOperation op)
     {
         while (op is IConversionOperation or IParenthesizedOperation)
