@@ -61,11 +61,7 @@ public sealed partial class Machine
             return;
         }
         var cpu = Cpus[t.Cpu];
-        if (calls >= nextTickAt)
-        {
-            nextTickAt = calls + callsPerTick;
-            AdvanceClock(jiffies + 1);
-        }
+        TickIfDue();
         if (Interrupts.RaisesRandomly)
             Interrupts.MaybeRaiseRandom();
         if (cpu.IrqsEnabled)
@@ -188,6 +184,16 @@ public sealed partial class Machine
             per1024 <= 0 || per1024 >= 1024 ? null : Tables.GetOrAdd(per1024, p => new EventGaps(p));
     }
 
+    /// <summary>A tick every <c>callsPerTick</c> calls, over all CPUs.</summary>
+    private void TickIfDue()
+    {
+        if (calls >= nextTickAt)
+        {
+            nextTickAt = calls + callsPerTick;
+            AdvanceClock(jiffies + 1);
+        }
+    }
+
     private static bool Preemptible(SimTask t, Cpu cpu) =>
         !t.IsIdle && cpu.PreemptCount == 0 && cpu.IrqsEnabled && ReferenceEquals(cpu.Current, t);
 
@@ -198,11 +204,8 @@ public sealed partial class Machine
             throw new TaskKilledException();
         var t = t_task!;
         var cpu = Cpus[t.Cpu];
-        if (++calls >= nextTickAt)
-        {
-            nextTickAt = calls + callsPerTick;
-            AdvanceClock(jiffies + 1);
-        }
+        calls++;
+        TickIfDue();
         if (cpu.IrqsEnabled && Interrupts.AnyPending)
             Interrupts.DeliverPending(cpu);
         if (!SwitchToAnotherCpu(t, preferBusy: true) && Preemptible(t, cpu) && runQueue.Count > 0)
