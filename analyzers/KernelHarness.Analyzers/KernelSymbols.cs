@@ -14,6 +14,7 @@ namespace KernelHarness.Analyzers;
 internal sealed class KernelSymbols
 {
     private readonly ConcurrentDictionary<IMethodSymbol, ApiInfo> apiInfo = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<ISymbol, Role> roles = new(SymbolEqualityComparer.Default);
 
     private KernelSymbols(Compilation compilation, INamedTypeSymbol kernel)
     {
@@ -94,7 +95,15 @@ internal sealed class KernelSymbols
 
     public bool IsGfp(ITypeSymbol? type) => type is not null && Gfp is not null && SymbolEqualityComparer.Default.Equals(type, Gfp);
 
+    /// <summary>The [KernelRole] of a member; asked for every property and field reference a rule looks at, so kept.</summary>
     public Role RoleOf(ISymbol symbol)
+    {
+        if (roles.TryGetValue(symbol, out var known))
+            return known;
+        return roles.GetOrAdd(symbol, ReadRole(symbol));
+    }
+
+    private Role ReadRole(ISymbol symbol)
     {
         foreach (var a in symbol.GetAttributes())
             if (Is(a, KernelRoleAttr) && a.ConstructorArguments.Length == 1)
@@ -108,7 +117,10 @@ internal sealed class KernelSymbols
     {
         method = method.ReducedFrom ?? method;
         method = method.OriginalDefinition;
-        return apiInfo.GetOrAdd(method, m => ApiInfo.Parse(this, m));
+        // Asked at every call the rules look at: a hit allocates nothing (no closure for GetOrAdd).
+        if (apiInfo.TryGetValue(method, out var known))
+            return known;
+        return apiInfo.GetOrAdd(method, ApiInfo.Parse(this, method));
     }
 
     /// <summary>The name students know a kernel function by (KernelFunction's Linux name, else the symbol's).</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.IO;
@@ -24,18 +25,30 @@ public static class Program
         int only = Array.IndexOf(args, "--only");
         if (only >= 0 && only + 1 < args.Length)
         {
-            // For a profiler or `time`: one configuration (baseline, floor or kh) on 1,000 files, five times.
+            // For a profiler or `time`: one configuration (baseline, floor, perfile, retain, kh or one analyzer) on 1,000 files, five times.
             var b = new AnalyzerBenchmarks { Files = 1000 };
             b.Setup();
-            Func<int> run = args[only + 1] switch { "baseline" => b.Baseline, "floor" => b.OperationFloor, "perfile" => b.PerFile, "kh" => b.AllKernelAnalyzers, var name => () => b.One(name) };
+            Func<int> run = args[only + 1] switch { "baseline" => b.Baseline, "floor" => b.OperationFloor, "perfile" => b.PerFile, "retain" => b.PerFileRetained, "kh" => b.AllKernelAnalyzers, var name => () => b.One(name) };
+            var process = System.Diagnostics.Process.GetCurrentProcess();
             for (int i = 0; i < 5; i++)
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{args[only + 1]}: {Time(run):F0} ms"));
+            {
+                // Wall time, CPU time, allocation and GC pauses per run: whether an analyzer costs compute or
+                // memory, and how well it runs in parallel with the compiler.
+                var cpu = process.TotalProcessorTime;
+                long allocated = GC.GetTotalAllocatedBytes(precise: false);
+                var paused = GC.GetTotalPauseDuration();
+                int gen2 = GC.CollectionCount(2);
+                double wall = Time(run);
+                process.Refresh();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{args[only + 1]}: {wall:F0} ms wall, {(process.TotalProcessorTime - cpu).TotalMilliseconds:F0} ms CPU, {(GC.GetTotalAllocatedBytes(precise: false) - allocated) / 1048576.0:F0} MiB allocated, GC paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms, {GC.CollectionCount(2) - gen2} gen2"));
+            }
             return;
         }
         if (args.Contains("--smoke"))
         {
             // Quick check without BenchmarkDotNet. Runs alternate (baseline, operation-block reference, all KH)
-            // five times per size after a warm-up, and each KH run is divided by the baseline run next to it:
+            // seven times per size after a warm-up, and each KH run is divided by the baseline run next to it:
             // the median of those ratios holds up on a machine that other work slows down now and then.
             var warm = new AnalyzerBenchmarks { Files = 250 };
             warm.Setup();
@@ -44,25 +57,47 @@ public static class Program
             {
                 var b = new AnalyzerBenchmarks { Files = n };
                 b.Setup();
-                var runs = Enumerable.Range(0, 5).Select(_ => (Base: Time(b.Baseline), Floor: Time(b.OperationFloor), Kh: Time(b.AllKernelAnalyzers))).ToList();
+                var runs = new List<(double Base, double Floor, double Kh, double BaseCpu, double KhCpu)>();
+                for (int i = 0; i < Pairs; i++)
+                {
+                    var (baseWall, baseCpu) = TimeWithCpu(b.Baseline);
+                    var (floorWall, _) = TimeWithCpu(b.OperationFloor);
+                    var (khWall, khCpu) = TimeWithCpu(b.AllKernelAnalyzers);
+                    runs.Add((baseWall, floorWall, khWall, baseCpu, khCpu));
+                    if (args.Contains("--verbose"))
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  baseline {baseWall:F0} ms ({baseCpu:F0} ms CPU), reference {floorWall:F0} ms, KH {khWall:F0} ms ({khCpu:F0} ms CPU)"));
+                }
                 double baseMs = Median(runs.Select(r => r.Base)), khMs = Median(runs.Select(r => r.Kh));
                 double floorRatio = Median(runs.Select(r => r.Floor / r.Base)), khRatio = Median(runs.Select(r => r.Kh / r.Base));
+                double bestRatio = runs.Min(r => r.Kh) / runs.Min(r => r.Base);
+                double cpuRatio = Median(runs.Select(r => r.KhCpu / r.BaseCpu));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{n} files: baseline {baseMs:F0} ms, all KH {khMs:F0} ms, KH overhead {(khRatio - 1) * 100:F0}% (operation-block analyzer for reference: {(floorRatio - 1) * 100:F0}%)"));
+                    $"{n} files: baseline {baseMs:F0} ms, all KH {khMs:F0} ms, KH overhead {(khRatio - 1) * 100:F0}% (best run against best run: {(bestRatio - 1) * 100:F0}%; in CPU time: {(cpuRatio - 1) * 100:F0}%; operation-block analyzer for reference: {(floorRatio - 1) * 100:F0}%)"));
             }
             return;
         }
         BenchmarkRunner.Run<AnalyzerBenchmarks>(args: args);
     }
 
-    private static double Time(Func<int> run)
+    /// <summary>Alternating runs per size in <c>--smoke</c>: enough for a median that one slow run does not move.</summary>
+    private const int Pairs = 7;
+
+    /// <summary>Wall and process CPU time of one run, in ms. CPU time does not count what other work on the machine steals.</summary>
+    private static (double Wall, double Cpu) TimeWithCpu(Func<int> run)
     {
+        var process = System.Diagnostics.Process.GetCurrentProcess();
         GC.Collect();
         GC.WaitForPendingFinalizers();
+        process.Refresh();
+        var cpu = process.TotalProcessorTime;
         var sw = System.Diagnostics.Stopwatch.StartNew();
         run();
-        return sw.Elapsed.TotalMilliseconds;
+        double wall = sw.Elapsed.TotalMilliseconds;
+        process.Refresh();
+        return (wall, (process.TotalProcessorTime - cpu).TotalMilliseconds);
     }
+
+    private static double Time(Func<int> run) => TimeWithCpu(run).Wall;
 
     private static double Median(System.Collections.Generic.IEnumerable<double> values)
     {
@@ -103,6 +138,7 @@ public sealed class EmptyAnalyzer : DiagnosticAnalyzer
 }
 
 [MemoryDiagnoser]
+[GcServer(true)] // as csc and VBCSCompiler run (see the project file)
 public class AnalyzerBenchmarks
 {
     private Compilation compilation = null!;
@@ -127,6 +163,8 @@ public class AnalyzerBenchmarks
     public int One(string typeName) => Run(kernel.Where(a => a.GetType().Name == typeName).ToImmutableArray(), expected: -1);
 
     public int PerFile() => Run(ImmutableArray.Create<DiagnosticAnalyzer>(new PerFileBindingAnalyzer()), expected: 0);
+
+    public int PerFileRetained() => Run(ImmutableArray.Create<DiagnosticAnalyzer>(new PerFileBindingAnalyzer { Retain = true }), expected: 0);
 
     [Benchmark]
     public int OperationFloor() => Run(ImmutableArray.Create<DiagnosticAnalyzer>(new OperationFloorAnalyzer()), expected: 0);

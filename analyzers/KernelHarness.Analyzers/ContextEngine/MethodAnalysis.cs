@@ -28,7 +28,7 @@ internal sealed record AtomicGfpSite(Location Location, string Api, string GfpTe
 /// <summary>The result of the path-sensitive engine on one method, computed once per compilation.</summary>
 internal sealed class MethodAnalysis
 {
-    public MethodAnalysis(IMethodSymbol method, ImmutableArray<Finding> findings, LockSummary summary, ImmutableHashSet<int> atomicCallSites, ImmutableArray<AtomicGfpSite> gfpSites, bool hitRecursion)
+    public MethodAnalysis(IMethodSymbol method, ImmutableArray<Finding> findings, LockSummary summary, ImmutableArray<int> atomicCallSites, ImmutableArray<AtomicGfpSite> gfpSites, bool hitRecursion)
     {
         Method = method;
         Findings = findings;
@@ -42,10 +42,10 @@ internal sealed class MethodAnalysis
     public ImmutableArray<Finding> Findings { get; }
     public LockSummary Summary { get; }
 
-    /// <summary>Span starts of the calls made with something atomic held on some path.</summary>
-    public ImmutableHashSet<int> AtomicCallSites { get; }
+    /// <summary>Span starts of the calls made with something atomic held on some path, in order (a handful at most).</summary>
+    public ImmutableArray<int> AtomicCallSites { get; }
     public ImmutableArray<AtomicGfpSite> AtomicGfpSites { get; }
     public bool HitRecursion { get; }
 
-    public static MethodAnalysis Trivial(IMethodSymbol m) => new(m, ImmutableArray<Finding>.Empty, LockSummary.Empty, ImmutableHashSet<int>.Empty, ImmutableArray<AtomicGfpSite>.Empty, false);
+    public static MethodAnalysis Trivial(IMethodSymbol m) => new(m, ImmutableArray<Finding>.Empty, LockSummary.Empty, ImmutableArray<int>.Empty, ImmutableArray<AtomicGfpSite>.Empty, false);
 }

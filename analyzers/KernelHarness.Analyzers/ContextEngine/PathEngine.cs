@@ -61,6 +61,8 @@ internal sealed class PathEngine
         var engine = new PathEngine(model, method, stack);
         if (!engine.HasCandidates(body))
             return MethodAnalysis.Trivial(method);
+        if (model.StraightLineBodies && StraightLineBody.Of(body) is { } straight)
+            return engine.ExploreStraightLine(straight);
         var cfg = model.CfgOf(method);
         if (cfg is null)
             return MethodAnalysis.Trivial(method);
@@ -109,8 +111,26 @@ internal sealed class PathEngine
             var (block, state) = work.Dequeue();
             ProcessBlock(cfg, block, state, Enqueue, null);
         }
+        return Result();
+    }
+
+    /// <summary>The one path of a body without branches: its statements in order, then its exit.</summary>
+    private MethodAnalysis ExploreStraightLine(StraightLineBody body)
+    {
+        var s = EntryState();
+        foreach (var statement in body.Statements)
+            s = Exec(statement, s, null);
+        var returned = body.Returned;
+        if (returned is not null)
+            s = Exec(returned, s, CondCore(returned));
+        RecordExit(s, returned, returned?.Syntax);
+        return Result();
+    }
+
+    private MethodAnalysis Result()
+    {
         Conclude();
-        return new MethodAnalysis(method, findings.Values.ToImmutableArray(), BuildSummary(), atomicCallSites.ToImmutableHashSet(), gfpSites.Values.ToImmutableArray(), hitRecursion);
+        return new MethodAnalysis(method, findings.Values.ToImmutableArray(), BuildSummary(), atomicCallSites.OrderBy(x => x).ToImmutableArray(), gfpSites.Values.ToImmutableArray(), hitRecursion);
     }
 
     private State EntryState()
@@ -207,7 +227,7 @@ internal sealed class PathEngine
         foreach (var st in states)
         {
             if (branch.Destination.Kind == BasicBlockKind.Exit)
-                RecordExit(st, returned, from);
+                RecordExit(st, returned, returned?.Syntax ?? from.Operations.LastOrDefault()?.Syntax);
             else
                 enqueue(branch.Destination, st);
         }
@@ -255,6 +275,18 @@ internal sealed class PathEngine
                         foreach (var p in CondAcquires(core))
                             s = s.WithPending(key, p);
                 }
+                return s;
+            }
+            case IVariableDeclaratorOperation { Initializer: { } init } declarator:
+            {
+                // Only in straight-line bodies: the graph turns 'var x = e' into the assignment above.
+                var core = CondCall(init.Value);
+                s = Exec(init.Value, s, core ?? skip);
+                var key = "l:" + declarator.Symbol.Name;
+                s = s.Forget(key);
+                if (core is not null)
+                    foreach (var p in CondAcquires(core))
+                        s = s.WithPending(key, p);
                 return s;
             }
             case ICompoundAssignmentOperation or IIncrementOrDecrementOperation:
@@ -690,9 +722,10 @@ internal sealed class PathEngine
 
     // ---------------------------------------------------------------- exits and summary
 
-    private void RecordExit(State s, IOperation? returned, BasicBlock from)
+    /// <summary>Records an exit; <paramref name="near"/> is the returned value's syntax, or the last code before the exit.</summary>
+    private void RecordExit(State s, IOperation? returned, SyntaxNode? near)
     {
-        var (loc, text) = ExitPlace(returned, from);
+        var (loc, text) = ExitPlace(near);
         if (returned is null)
         {
             exits.Add(new Exit(s, Cat.Unknown, loc, text));
@@ -710,9 +743,8 @@ internal sealed class PathEngine
         exits.Add(new Exit(s, cat, loc, text));
     }
 
-    private (Location, string) ExitPlace(IOperation? returned, BasicBlock from)
+    private (Location, string) ExitPlace(SyntaxNode? node)
     {
-        SyntaxNode? node = returned?.Syntax ?? from.Operations.LastOrDefault()?.Syntax;
         var ret = node?.AncestorsAndSelf().OfType<ReturnStatementSyntax>().FirstOrDefault();
         if (ret is not null)
         {

@@ -77,11 +77,18 @@ internal sealed class ProvenanceEngine
         var body = pm.Model.Index.BodyOf(method);
         if (body is null || !HasCandidates(pm, body))
             return ImmutableArray<Finding>.Empty;
-        var cfg = pm.Model.CfgOf(method);
-        if (cfg is null)
-            return ImmutableArray<Finding>.Empty;
         var engine = new ProvenanceEngine(pm, method);
-        engine.Explore(cfg);
+        if (pm.Model.StraightLineBodies && StraightLineBody.Of(body) is { } straight)
+        {
+            engine.ExploreStraightLine(straight);
+        }
+        else
+        {
+            var cfg = pm.Model.CfgOf(method);
+            if (cfg is null)
+                return ImmutableArray<Finding>.Empty;
+            engine.Explore(cfg);
+        }
         return engine.findings.Values.OrderBy(f => f.Location.SourceSpan.Start).ToImmutableArray();
     }
 
@@ -121,6 +128,17 @@ internal sealed class ProvenanceEngine
             var (block, state) = work.Dequeue();
             Process(cfg, block, state.Clone(), Enqueue);
         }
+    }
+
+    /// <summary>The one path of a body without branches: its statements in order, then its exit.</summary>
+    private void ExploreStraightLine(StraightLineBody body)
+    {
+        var s = new PState();
+        foreach (var statement in body.Statements)
+            Walk(statement, s);
+        if (body.Returned is { } returned)
+            Walk(returned, s);
+        Exit(s, body.Returned);
     }
 
     private void Process(ControlFlowGraph cfg, BasicBlock block, PState s, System.Action<BasicBlock, PState> enqueue)
@@ -184,7 +202,11 @@ internal sealed class ProvenanceEngine
         switch (op)
         {
             case ISimpleAssignmentOperation a:
-                Assign(a, s);
+                Assign(Summaries.Eval.Unwrap(a.Target), a.Value, s);
+                break;
+            case IVariableDeclaratorOperation { Initializer: { } init } declarator:
+                // Only in straight-line bodies: the graph turns 'var x = e' into an assignment.
+                Assign(declarator.Symbol, init.Value, s);
                 break;
             case IFlowCaptureOperation fc:
                 if (Eval(fc.Value, s) is int id)
@@ -225,18 +247,20 @@ internal sealed class ProvenanceEngine
         return dot >= 0 ? body.Substring(dot + 1) : body;
     }
 
-    private void Assign(ISimpleAssignmentOperation a, PState s)
+    private void Assign(IOperation target, IOperation value, PState s)
+        => Assign(VarKey(target), target is ILocalReferenceOperation or IParameterReferenceOperation, value, s);
+
+    private void Assign(ILocalSymbol local, IOperation value, PState s) => Assign(LocalKey(local), true, value, s);
+
+    private void Assign(string? key, bool local, IOperation value, PState s)
     {
-        var target = Summaries.Eval.Unwrap(a.Target);
-        var key = VarKey(target);
-        var id = Eval(a.Value, s);
-        bool local = target is ILocalReferenceOperation or IParameterReferenceOperation;
+        var id = Eval(value, s);
         if (!local && id is int escaped)
             Escape(escaped, s);
         if (key is null)
             return;
         s.Vars[key] = id ?? -1;
-        if (local && a.Value.ConstantValue.HasValue && ProvenanceModel.ToLong(a.Value.ConstantValue.Value) is long c)
+        if (local && value.ConstantValue.HasValue && ProvenanceModel.ToLong(value.ConstantValue.Value) is long c)
             s.Consts[key] = c;
         else
             s.Consts.Remove(key);
@@ -382,7 +406,7 @@ internal sealed class ProvenanceEngine
         switch (op)
         {
             case ILocalReferenceOperation l:
-                return "L:" + l.Local.Name + "@" + (l.Local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return LocalKey(l.Local);
             case IParameterReferenceOperation p:
                 return "P:" + p.Parameter.Name;
             case IFieldReferenceOperation f when !f.Field.IsStatic || f.Field.Locations.Any(x => x.IsInSource):
@@ -398,6 +422,9 @@ internal sealed class ProvenanceEngine
         }
         return null;
     }
+
+    private static string LocalKey(ILocalSymbol local)
+        => "L:" + local.Name + "@" + (local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static bool IsPointerType(ITypeSymbol? t) => t is not null && t.Name is "kptr" or "page" && t.ContainingNamespace?.ToDisplayString() == "KernelHarness";
 

@@ -66,7 +66,13 @@ internal sealed class ProvenanceModel
     public static ProvenanceModel Get(CompilationModel model) => Models.GetValue(model, m => new ProvenanceModel(m));
 
     public ImmutableArray<Finding> Analyze(IMethodSymbol method)
-        => findings.GetOrAdd(method.OriginalDefinition, m => ProvenanceEngine.Run(this, m));
+    {
+        method = method.OriginalDefinition;
+        // Four rules ask for every method of every file: a hit allocates nothing.
+        if (findings.TryGetValue(method, out var known))
+            return known;
+        return findings.GetOrAdd(method, ProvenanceEngine.Run(this, method));
+    }
 
     public bool IsSource(IMethodSymbol m) => Model.Index.BodyOf((m.ReducedFrom ?? m).OriginalDefinition) is not null;
 

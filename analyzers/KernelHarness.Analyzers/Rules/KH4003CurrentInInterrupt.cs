@@ -32,8 +32,12 @@ public sealed class CurrentInInterruptAnalyzer : KernelRuleAnalyzer
         if (body is null)
             return;
         bool TestsInTask(IEnumerable<IOperation> code) => code.Any(o => o is IInvocationOperation i && k.Info(i.TargetMethod).Role == Role.InTaskPredicate);
+        bool ReadsCurrent(IOperation o) => o is IPropertyReferenceOperation p && k.RoleOf(p.Property) == Role.CurrentTask;
+        // Most functions never read current: find that out without keeping their operations.
+        if (!Eval.OwnOperations(body).Any(ReadsCurrent))
+            return;
         var ops = Eval.OwnOperations(body).ToList();
-        if (!ops.Any(o => o is IPropertyReferenceOperation p && k.RoleOf(p.Property) == Role.CurrentTask) || TestsInTask(ops))
+        if (TestsInTask(ops))
             return;
         // A caller that tests in_task() guards the calls it makes.
         var reached = model.EntryReaching(fn, o => (o.Context & Ctx.Interrupt) != 0, maxDepth: 6,

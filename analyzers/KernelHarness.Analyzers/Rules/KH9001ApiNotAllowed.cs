@@ -44,9 +44,10 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         start.RegisterSemanticModelAction(ctx =>
         {
             var tree = ctx.SemanticModel.SyntaxTree;
+            System.Action<Diagnostic> report = ctx.ReportDiagnostic;
             foreach (var kind in CheckedKinds)
                 foreach (var site in model.Index.OperationsIn(tree, kind))
-                    checker.Operation(site.Operation, ctx.ReportDiagnostic);
+                    checker.Operation(site.Operation, report);
         });
         start.RegisterSymbolAction(ctx => checker.Symbol(ctx), SymbolKind.NamedType, SymbolKind.Method, SymbolKind.Field, SymbolKind.Property, SymbolKind.Event);
         start.RegisterSyntaxTreeAction(ctx => checker.Unsafe(ctx));

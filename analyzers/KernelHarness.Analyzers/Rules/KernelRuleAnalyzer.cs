@@ -68,7 +68,7 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
         public IReadOnlyList<IMethodSymbol> Methods => Model.Index.MethodsIn(Tree);
 
         /// <summary>This file's operations of one kind, each with the member whose body holds it.</summary>
-        public IReadOnlyList<OperationSite> Operations(OperationKind kind) => Model.Index.OperationsIn(Tree, kind);
+        public IEnumerable<OperationSite> Operations(OperationKind kind) => Model.Index.OperationsIn(Tree, kind);
 
         /// <summary>Reports a diagnostic located in this file (others belong to their own file's pass).</summary>
         public void Report(Diagnostic diagnostic)

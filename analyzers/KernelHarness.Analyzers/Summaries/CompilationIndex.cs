@@ -55,6 +55,7 @@ internal sealed class CompilationIndex
     private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, DeclarationScan?> scanOf = new(SymbolEqualityComparer.Default);
 
     public CompilationIndex(KernelSymbols k, SemanticModels models)
     {
@@ -70,7 +71,7 @@ internal sealed class CompilationIndex
 
         public List<SyntaxNode> Declarations { get; }
         public List<IMethodSymbol>? Methods;
-        public Dictionary<OperationKind, List<OperationSite>>? ByKind;
+        public List<DeclarationScan>? Scans;
     }
 
     // ------------------------------------------------------------------ declarations (syntax only)
@@ -168,7 +169,12 @@ internal sealed class CompilationIndex
     // ------------------------------------------------------------------ scans (bound on demand)
 
     private DeclarationScan Scan(SyntaxNode declaration)
-        => scans.GetOrAdd(declaration, d => new Lazy<DeclarationScan>(() => ScanCore(d), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    {
+        // Asked for every body a rule looks at: a hit allocates nothing.
+        if (scans.TryGetValue(declaration, out var known))
+            return known.Value;
+        return scans.GetOrAdd(declaration, d => new Lazy<DeclarationScan>(() => ScanCore(d), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+    }
 
     private DeclarationScan ScanCore(SyntaxNode node)
     {
@@ -226,6 +232,16 @@ internal sealed class CompilationIndex
     /// <summary>The scan of the declaration whose code holds <paramref name="m"/>'s body (null outside source).</summary>
     private DeclarationScan? ScanOf(IMethodSymbol m)
     {
+        // Asked at every call the engines follow; a method's declaring references are made anew on each request.
+        if (scanOf.TryGetValue(m, out var known))
+            return known;
+        var found = FindScanOf(m);
+        scanOf.TryAdd(m, found);
+        return found;
+    }
+
+    private DeclarationScan? FindScanOf(IMethodSymbol m)
+    {
         foreach (var reference in m.DeclaringSyntaxReferences)
         {
             if (!k.Compilation.ContainsSyntaxTree(reference.SyntaxTree))
@@ -235,7 +251,7 @@ internal sealed class CompilationIndex
                 if (node is ArrowExpressionClauseSyntax or BaseMethodDeclarationSyntax or AccessorDeclarationSyntax or EqualsValueClauseSyntax or AttributeSyntax && IsDeclarationWithCode(node))
                 {
                     var scan = Scan(node);
-                    if (scan.Bodies.ContainsKey(m))
+                    if (scan.TryGetBody(m, out _, out _))
                         return scan;
                     break;
                 }
@@ -243,7 +259,7 @@ internal sealed class CompilationIndex
                 if (node is PropertyDeclarationSyntax { ExpressionBody: { } body } && m.MethodKind == MethodKind.PropertyGet)
                 {
                     var scan = Scan(body);
-                    if (scan.Bodies.ContainsKey(m))
+                    if (scan.TryGetBody(m, out _, out _))
                         return scan;
                     break;
                 }
@@ -254,10 +270,10 @@ internal sealed class CompilationIndex
 
     // ------------------------------------------------------------------ questions
 
-    public IOperation? BodyOf(IMethodSymbol m) => ScanOf(m) is { } s && s.Bodies.TryGetValue(m, out var b) ? b : null;
+    public IOperation? BodyOf(IMethodSymbol m) => ScanOf(m) is { } s && s.TryGetBody(m, out var b, out _) ? b : null;
 
     /// <summary>The operation whose control-flow graph contains <paramref name="m"/> (itself for a member).</summary>
-    public IOperation? RootOf(IMethodSymbol m) => ScanOf(m) is { } s && s.Roots.TryGetValue(m, out var r) ? r : null;
+    public IOperation? RootOf(IMethodSymbol m) => ScanOf(m) is { } s && s.TryGetBody(m, out _, out var r) ? r : null;
 
     /// <summary>Does the code of the declaration holding <paramref name="m"/>'s body mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
     public bool Mentions(IMethodSymbol m, string name) => ScanOf(m) is { } scan && scan.Declaration is { } d && NamesIn(d).Contains(name);
@@ -270,29 +286,23 @@ internal sealed class CompilationIndex
     }
 
     /// <summary>The operations of <paramref name="tree"/>'s code of one kind, in source order.</summary>
-    public IReadOnlyList<OperationSite> OperationsIn(SyntaxTree tree, OperationKind kind)
-        => ScanFile(tree).ByKind!.TryGetValue(kind, out var l) ? l : (IReadOnlyList<OperationSite>)System.Array.Empty<OperationSite>();
+    public IEnumerable<OperationSite> OperationsIn(SyntaxTree tree, OperationKind kind) => OperationsIn(ScanFile(tree).Scans!, kind);
 
     private FileDeclarations ScanFile(SyntaxTree tree)
     {
         var file = DeclarationsOf(tree);
-        if (Volatile.Read(ref file.ByKind) is not null)
+        if (Volatile.Read(ref file.Scans) is not null)
             return file;
         var methods = new List<IMethodSymbol>();
-        var byKind = new Dictionary<OperationKind, List<OperationSite>>();
+        var scans = new List<DeclarationScan>(file.Declarations.Count);
         foreach (var decl in file.Declarations)
         {
             var scan = Scan(decl);
             methods.AddRange(scan.Methods);
-            foreach (var pair in scan.ByKind)
-            {
-                if (!byKind.TryGetValue(pair.Key, out var l))
-                    byKind[pair.Key] = l = new List<OperationSite>();
-                l.AddRange(pair.Value);
-            }
+            scans.Add(scan);
         }
         file.Methods = methods;
-        Volatile.Write(ref file.ByKind, byKind);
+        Volatile.Write(ref file.Scans, scans);
         return file;
     }
 
@@ -359,20 +369,38 @@ internal sealed class CompilationIndex
             foreach (var store in scan.DelegateStores)
                 if (store.Value.Any(d => Targets(d, 1).Contains(target, SymbolEqualityComparer.Default)))
                     candidates.AddRange(Mentioning(store.Key));
-        if (candidates.TrueForAll(c => c.PendingRegistrations.Count == 0))
+        // Asked for every function of every file, and nearly always answered by one registration or none.
+        List<ContextOrigin>? found = null;
+        var seen = new HashSet<DeclarationScan>();
+        foreach (var scan in candidates)
+        {
+            if (scan.PendingRegistrations.Count == 0 || !seen.Add(scan))
+                continue;
+            foreach (var (t, origin) in Resolved(scan))
+                if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
+                    found.Add(origin);
+        }
+        if (found is null)
             return System.Array.Empty<ContextOrigin>();
-        return candidates.Distinct()
-            .SelectMany(Resolved).Where(r => SymbolEqualityComparer.Default.Equals(r.Target, target)).Select(r => r.Origin)
-            .Distinct()
-            .OrderBy(o => o.Location.SourceTree?.FilePath, System.StringComparer.Ordinal).ThenBy(o => o.Location.SourceSpan.Start)
-            .ToList();
+        if (found.Count > 1)
+            found.Sort(InFileOrder);
+        return found;
     });
+
+    /// <summary>File, then position, then (for two registrations by one call) the words: a total order, so reports are stable.</summary>
+    private static int InFileOrder(ContextOrigin a, ContextOrigin b)
+    {
+        int c = System.StringComparer.Ordinal.Compare(a.Location.SourceTree?.FilePath, b.Location.SourceTree?.FilePath);
+        if (c == 0)
+            c = a.Location.SourceSpan.Start.CompareTo(b.Location.SourceSpan.Start);
+        return c != 0 ? c : System.StringComparer.Ordinal.Compare(a.Description, b.Description);
+    }
 
     /// <summary>Is <paramref name="m"/> turned into a delegate somewhere other than a registration (so unknown code may call it)?</summary>
     public bool Escapes(IMethodSymbol m)
     {
         foreach (var scan in Mentioning(m))
-            if (scan.Escapes.Contains(m))
+            if (scan.Escapes(m))
                 return true;
         return false;
     }

@@ -40,6 +40,16 @@ internal sealed class CompilationModel
 
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>
+    /// Whether the engines walk bodies without branches as written rather than through a control-flow graph
+    /// (<see cref="ContextEngine.StraightLineBody"/>). Always, except in the test that checks both ways agree.
+    /// </summary>
+    public bool StraightLineBodies { get; private set; } = true;
+
+    /// <summary>A model of its own, not the one the rules share: for that test, which compares the two ways.</summary>
+    internal static CompilationModel? CreateUnshared(Compilation compilation, bool straightLineBodies)
+        => KernelSymbols.TryCreate(compilation) is { } symbols ? new CompilationModel(symbols) { StraightLineBodies = straightLineBodies } : null;
+
     /// <summary>The shared model, or null when the compilation does not reference the kernel API.</summary>
     public static CompilationModel? Get(Compilation compilation)
     {

@@ -25,14 +25,41 @@ internal sealed class DeclarationScan
     /// <summary>The declaration scanned.</summary>
     public SyntaxNode Declaration { get; }
 
-    public List<IMethodSymbol> Methods { get; } = new();
-    public Dictionary<IMethodSymbol, IOperation> Bodies { get; } = new(SymbolEqualityComparer.Default);
-    public Dictionary<IMethodSymbol, IOperation> Roots { get; } = new(SymbolEqualityComparer.Default);
-    public Dictionary<IMethodSymbol, List<CallEdge>> Callers { get; } = new(SymbolEqualityComparer.Default);
-    public Dictionary<ISymbol, List<IOperation>> DelegateStores { get; } = new(SymbolEqualityComparer.Default);
-    public HashSet<IMethodSymbol> Escapes { get; } = new(SymbolEqualityComparer.Default);
-    public List<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> PendingRegistrations { get; } = new();
-    public Dictionary<OperationKind, List<OperationSite>> ByKind { get; } = new();
+    // Most declarations call a few kernel functions and store, register or leak no delegate: the collections
+    // are made on first use, and the empty ones shared (there are as many scans as declarations with code).
+    private static readonly Dictionary<IMethodSymbol, List<CallEdge>> NoCallers = new(SymbolEqualityComparer.Default);
+    private static readonly Dictionary<ISymbol, List<IOperation>> NoStores = new(SymbolEqualityComparer.Default);
+    private static readonly List<(IOperation, CallbackSpec, IInvocationOperation, string)> NoRegistrations = new();
+    private static readonly Dictionary<OperationKind, List<OperationSite>> NoSites = new();
+
+    private Dictionary<IMethodSymbol, (IOperation Body, IOperation Root)>? bodies;
+    private Dictionary<IMethodSymbol, List<CallEdge>>? callers;
+    private Dictionary<ISymbol, List<IOperation>>? delegateStores;
+    private HashSet<IMethodSymbol>? escapes;
+    private List<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)>? pendingRegistrations;
+    private Dictionary<OperationKind, List<OperationSite>>? byKind;
+
+    public List<IMethodSymbol> Methods { get; } = new(1);
+
+    /// <summary>Each function's body, and the operation whose control-flow graph holds it (itself for the member).</summary>
+    public bool TryGetBody(IMethodSymbol m, out IOperation body, out IOperation root)
+    {
+        if (bodies is not null && bodies.TryGetValue(m, out var pair))
+        {
+            (body, root) = pair;
+            return true;
+        }
+        body = root = null!;
+        return false;
+    }
+
+    /// <summary>The calls each method of the compilation (and each kernel function that registers callbacks) receives here.</summary>
+    public IReadOnlyDictionary<IMethodSymbol, List<CallEdge>> Callers => callers ?? NoCallers;
+    public IReadOnlyDictionary<ISymbol, List<IOperation>> DelegateStores => delegateStores ?? NoStores;
+    /// <summary>Is <paramref name="m"/> turned into a delegate here other than for a registration?</summary>
+    public bool Escapes(IMethodSymbol m) => escapes is not null && escapes.Contains(m);
+    public IReadOnlyList<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> PendingRegistrations => pendingRegistrations ?? NoRegistrations;
+    public IReadOnlyDictionary<OperationKind, List<OperationSite>> ByKind => byKind ?? NoSites;
 
     /// <summary>The kinds of operation some rule looks up by kind (KH9001 reads most member references).</summary>
     private static readonly HashSet<OperationKind> KindsRead = new()
@@ -47,10 +74,10 @@ internal sealed class DeclarationScan
 
     public void AddMethod(IMethodSymbol m, IOperation body, IOperation root)
     {
-        if (!Bodies.ContainsKey(m))
+        bodies ??= new Dictionary<IMethodSymbol, (IOperation, IOperation)>(SymbolEqualityComparer.Default);
+        if (!bodies.ContainsKey(m))
             Methods.Add(m);
-        Bodies[m] = body;
-        Roots[m] = root;
+        bodies[m] = (body, root);
     }
 
     /// <summary>Records <paramref name="op"/> and its descendants: <paramref name="owner"/> is the function whose body
@@ -60,8 +87,9 @@ internal sealed class DeclarationScan
     {
         if (KindsRead.Contains(op.Kind))
         {
-            if (!ByKind.TryGetValue(op.Kind, out var sites))
-                ByKind[op.Kind] = sites = new List<OperationSite>();
+            byKind ??= new Dictionary<OperationKind, List<OperationSite>>();
+            if (!byKind.TryGetValue(op.Kind, out var sites))
+                byKind[op.Kind] = sites = new List<OperationSite>();
             sites.Add(new OperationSite(op, top));
         }
         switch (op)
@@ -78,15 +106,21 @@ internal sealed class DeclarationScan
                 return;
             case IInvocationOperation inv when owner is IMethodSymbol caller:
                 var target = inv.TargetMethod.OriginalDefinition;
-                if (!Callers.TryGetValue(target, out var list))
-                    Callers[target] = list = new List<CallEdge>();
-                list.Add(new CallEdge(caller, inv));
                 var info = k.Info(inv.TargetMethod);
+                // Callers are asked of the compilation's own methods and of the kernel functions that register
+                // callbacks (request_irq for KH4001/KH4002), never of spin_lock or kmalloc: those calls are not kept.
+                if (info.Callbacks.Length > 0 || SymbolEqualityComparer.Default.Equals(target.ContainingAssembly, k.Compilation.Assembly))
+                {
+                    callers ??= new Dictionary<IMethodSymbol, List<CallEdge>>(SymbolEqualityComparer.Default);
+                    if (!callers.TryGetValue(target, out var list))
+                        callers[target] = list = new List<CallEdge>(1);
+                    list.Add(new CallEdge(caller, inv));
+                }
                 foreach (var cb in info.Callbacks)
                 {
                     var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == cb.Parameter);
                     if (arg is not null)
-                        PendingRegistrations.Add((arg.Value, cb, inv, k.DisplayName(inv.TargetMethod)));
+                        (pendingRegistrations ??= new()).Add((arg.Value, cb, inv, k.DisplayName(inv.TargetMethod)));
                 }
                 break;
             case IDelegateCreationOperation d:
@@ -100,14 +134,15 @@ internal sealed class DeclarationScan
                 };
                 if (store is not null)
                 {
-                    if (!DelegateStores.TryGetValue(store, out var stores))
-                        DelegateStores[store] = stores = new List<IOperation>();
+                    delegateStores ??= new Dictionary<ISymbol, List<IOperation>>(SymbolEqualityComparer.Default);
+                    if (!delegateStores.TryGetValue(store, out var stores))
+                        delegateStores[store] = stores = new List<IOperation>();
                     stores.Add(d);
                 }
                 else if (!(dest is IArgumentOperation arg2 && arg2.Parent is IInvocationOperation call2 && k.Info(call2.TargetMethod).Callbacks.Any(c => c.Parameter == arg2.Parameter?.Name))
                          && d.Target is IMethodReferenceOperation mr)
                 {
-                    Escapes.Add(mr.Method.OriginalDefinition);
+                    (escapes ??= new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default)).Add(mr.Method.OriginalDefinition);
                 }
                 break;
         }

@@ -1,0 +1,234 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using KernelHarness.Analyzers.ContextEngine;
+using KernelHarness.Analyzers.Provenance;
+using KernelHarness.Analyzers.Summaries;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace KernelHarness.Analyzers.Tests.ContextEngine;
+
+/// <summary>
+/// The context and provenance engines walk bodies without branches as written, not through a control-flow
+/// graph. They must conclude exactly what the graph would: every finding (rule, place, message), every lock
+/// summary and every atomic call site, on the corpora and on shapes chosen to be awkward.
+/// </summary>
+public class StraightLineBodyTests
+{
+    private const string Awkward = @"
+using KernelHarness;
+using static KernelHarness.Kernel;
+
+public sealed class Awkward
+{
+    private readonly spinlock_t lk = new();
+    private readonly mutex mtx = new();
+    private readonly tasklet_struct t = new();
+    private int count;
+    private uint irq;
+
+    public int probe(uint line)
+    {
+        irq = line;
+        tasklet_setup(t, x => poll());
+        return request_irq(irq, isr, IRQF_SHARED, ""awkward"", this);
+    }
+
+    private irqreturn_t isr(int n, object? dev)
+    {
+        spin_lock(lk);
+        count++;
+        helper_sleeps();
+        spin_unlock(lk);
+        return IRQ_HANDLED;
+    }
+
+    private void helper_sleeps() => msleep(1);
+
+    private void poll()
+    {
+        var b = kmalloc(64, GFP_KERNEL);
+        kfree(b);
+    }
+
+    // A trylock whose result is kept in a local and returned: the caller holds the lock when it is true.
+    private bool try_take()
+    {
+        bool ok = spin_trylock(lk);
+        return ok;
+    }
+
+    private bool try_take_direct() => spin_trylock(lk);
+
+    public void uses_try()
+    {
+        if (try_take())
+        {
+            count++;
+            spin_unlock(lk);
+        }
+    }
+
+    public void forgets_put_cpu()
+    {
+        int cpu = get_cpu();
+        count += cpu;
+    }
+
+    public void wrong_variant()
+    {
+        spin_lock_irqsave(lk, out var flags);
+        {
+            count++;
+        }
+        spin_unlock(lk);
+    }
+
+    public void irq_off_then_sleep()
+    {
+        local_irq_save(out ulong flags);
+        mutex_lock(mtx);
+        mutex_unlock(mtx);
+        local_irq_restore(flags);
+    }
+
+    public void takes_and_keeps() => spin_lock(lk);
+
+    public void local_function_in_the_middle()
+    {
+        spin_lock(lk);
+        void inner() => msleep(2);
+        count++;
+        spin_unlock(lk);
+        inner();
+    }
+
+    public void frees_twice()
+    {
+        var b = kmalloc(32, GFP_KERNEL);
+        kfree(b);
+        kfree(b);
+    }
+
+    public kptr hands_back()
+    {
+        var b = kmalloc(32, GFP_KERNEL);
+        count++;
+        return b;
+    }
+
+    public void keeps_in_field(kptr p) => stash = p;
+
+    private kptr stash = NULL;
+
+    public void releases_twice()
+    {
+        mutex_lock(mtx);
+        mutex_unlock(mtx);
+        mutex_unlock(mtx);
+    }
+}
+";
+
+    public static IEnumerable<object[]> Sources()
+    {
+        yield return new object[] { "Awkward.cs" };
+        foreach (var f in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.cs", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal))
+            yield return new object[] { Path.GetRelativePath(AppContext.BaseDirectory, f) };
+    }
+
+    [Theory]
+    [MemberData(nameof(Sources))]
+    public void Straight_line_walk_concludes_what_the_graph_concludes(string file)
+    {
+        var source = file == "Awkward.cs" ? Awkward : File.ReadAllText(Path.Combine(AppContext.BaseDirectory, file));
+        var compilation = TestProject.Compile(new[] { (Path.GetFileName(file), source) }, withUsings: false);
+        TestProject.AssertCompiles(compilation);
+        var straight = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        var graphs = CompilationModel.CreateUnshared(compilation, straightLineBodies: false)!;
+        int straightBodies = 0;
+        foreach (var tree in compilation.SyntaxTrees)
+        {
+            var methods = straight.Index.MethodsIn(tree);
+            var graphMethods = graphs.Index.MethodsIn(tree);
+            Assert.Equal(methods.Count, graphMethods.Count);
+            for (int i = 0; i < methods.Count; i++)
+            {
+                if (StraightLineBody.Of(straight.Index.BodyOf(methods[i])!) is not null)
+                    straightBodies++;
+                Assert.Equal(Describe(graphs.Analyze(graphMethods[i])), Describe(straight.Analyze(methods[i])));
+                Assert.Equal(Describe(ProvenanceModel.Get(graphs).Analyze(graphMethods[i])), Describe(ProvenanceModel.Get(straight).Analyze(methods[i])));
+            }
+        }
+        Assert.True(straightBodies > 0, "no body of " + file + " took the straight-line walk");
+    }
+
+    [Fact]
+    public void The_awkward_source_draws_the_findings_it_was_written_for()
+    {
+        var compilation = TestProject.Compile(new[] { ("Awkward.cs", Awkward) }, withUsings: false);
+        var ids = TestProject.Analyze(compilation, TestProject.AllAnalyzers).Select(d => d.Id).ToHashSet();
+        // msleep under the spinlock in the handler (through helper_sleeps), GFP_KERNEL in the tasklet,
+        // get_cpu without put_cpu, spin_lock_irqsave released by spin_unlock, mutex_lock with interrupts off,
+        // the unbalanced mutex_unlock, and the kfree of a buffer already freed.
+        Assert.Subset(ids, new HashSet<string> { "KH1001", "KH1002", "KH2001", "KH2003", "KH2004", "KH3003" });
+    }
+
+    [Theory]
+    [InlineData("if (count > 0) count--;")]
+    [InlineData("count = count > 0 ? 1 : 2;")]
+    [InlineData("bool b = count > 0 && count < 9;")]
+    [InlineData("object? o = name ?? \"x\";")]
+    [InlineData("int? n = name?.Length;")]
+    [InlineData("int v = count switch { 0 => 1, _ => 2 };")]
+    [InlineData("bool p = name is string;")]
+    [InlineData("while (count > 0) count--;")]
+    [InlineData("try { count++; } finally { count--; }")]
+    [InlineData("lock (gate) { count++; }")]
+    [InlineData("var l = new System.Collections.Generic.List<int> { 1 };")]
+    [InlineData("return; count++;")]
+    [InlineData("throw new System.InvalidOperationException();")]
+    public void A_body_that_branches_goes_to_the_graph(string statements)
+    {
+        Assert.Null(StraightLineBody.Of(BodyOf(statements)));
+    }
+
+    [Theory]
+    [InlineData("count++; name = name + count;")]
+    [InlineData("int a = count; { a++; count = a; }")]
+    [InlineData("var s = $\"{count}\"; name = s;")]
+    [InlineData("System.Action f = () => { if (count > 0) count--; }; f();")]
+    [InlineData("count++; return;")]
+    public void A_body_without_branches_is_straight_line(string statements)
+    {
+        Assert.NotNull(StraightLineBody.Of(BodyOf(statements)));
+    }
+
+    private static IOperation BodyOf(string statements)
+    {
+        var source = "public class C { int count; string? name; readonly object gate = new(); void m() { " + statements + " } }";
+        var compilation = TestProject.Compile(new[] { ("C.cs", source) }, withUsings: true);
+        var tree = compilation.SyntaxTrees.First();
+        var method = tree.GetRoot().DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.MethodDeclarationSyntax>().Single();
+        return compilation.GetSemanticModel(tree).GetOperation(method)!;
+    }
+
+    private static string Describe(IEnumerable<Finding> findings)
+        => string.Join("\n", findings
+            .Select(f => f.Id + "@" + f.Location.SourceSpan + "+" + string.Join(",", f.Additional.Select(l => l.SourceSpan.ToString())) + ": " + string.Join("|", f.Args))
+            .OrderBy(s => s, StringComparer.Ordinal));
+
+    private static string Describe(MethodAnalysis a)
+    {
+        var findings = new[] { Describe(a.Findings) };
+        var summary = a.Summary.Acquires.Select(e => "acquires " + e)
+            .Concat(a.Summary.Releases.Select(e => "releases " + e));
+        return string.Join("\n", findings.Concat(summary)
+            .Append("atomic calls at " + string.Join(",", a.AtomicCallSites.OrderBy(x => x)))
+            .Append("atomic gfp " + string.Join(",", a.AtomicGfpSites.Select(s => s.Location.SourceSpan + ":" + s.AtomicOnSomePath)))
+            .Append("recursion " + a.HitRecursion));
+    }
+}
