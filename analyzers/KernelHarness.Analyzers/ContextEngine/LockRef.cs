@@ -29,7 +29,7 @@ internal static class LockRef
             case IParameterReferenceOperation p:
                 return "p:" + p.Parameter.Name;
             case ILocalReferenceOperation l:
-                return "l:" + l.Local.Name;
+                return LocalKey(l.Local);
             case IDeclarationExpressionOperation d:
                 return KeyOf(d.Expression);
             case IFieldReferenceOperation f:
@@ -46,6 +46,9 @@ internal static class LockRef
                 return null;
         }
     }
+
+    /// <summary>The key of a local variable.</summary>
+    public static string LocalKey(ILocalSymbol local) => "l:" + local.Name;
 
     /// <summary>How a student wrote it: the expression's text without a leading <c>this.</c>.</summary>
     public static string Display(IOperation op)

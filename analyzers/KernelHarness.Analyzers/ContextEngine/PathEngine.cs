@@ -264,31 +264,10 @@ internal sealed class PathEngine
             case IFlowAnonymousFunctionOperation or IAnonymousFunctionOperation or ILocalFunctionOperation:
                 return s;
             case ISimpleAssignmentOperation a:
-            {
-                var core = CondCall(a.Value);
-                s = Exec(a.Value, s, core ?? skip);
-                var key = LockRef.KeyOf(a.Target);
-                if (key is not null)
-                {
-                    s = s.Forget(key);
-                    if (core is not null)
-                        foreach (var p in CondAcquires(core))
-                            s = s.WithPending(key, p);
-                }
-                return s;
-            }
+                return Assign(LockRef.KeyOf(a.Target), a.Value, s, skip);
             case IVariableDeclaratorOperation { Initializer: { } init } declarator:
-            {
                 // Only in straight-line bodies: the graph turns 'var x = e' into the assignment above.
-                var core = CondCall(init.Value);
-                s = Exec(init.Value, s, core ?? skip);
-                var key = "l:" + declarator.Symbol.Name;
-                s = s.Forget(key);
-                if (core is not null)
-                    foreach (var p in CondAcquires(core))
-                        s = s.WithPending(key, p);
-                return s;
-            }
+                return Assign(LockRef.LocalKey(declarator.Symbol), init.Value, s, skip);
             case ICompoundAssignmentOperation or IIncrementOrDecrementOperation:
             {
                 foreach (var c in op.ChildOperations)
@@ -306,6 +285,23 @@ internal sealed class PathEngine
                     s = Exec(c, s, skip);
                 return s;
         }
+    }
+
+    /// <summary>
+    /// Stores <paramref name="value"/> in the place <paramref name="key"/> names (none: not a plain place): what
+    /// was known of the place is forgotten, and a trylock's result waits there for the test that decides it.
+    /// </summary>
+    private State Assign(string? key, IOperation value, State s, IOperation? skip)
+    {
+        var core = CondCall(value);
+        s = Exec(value, s, core ?? skip);
+        if (key is null)
+            return s;
+        s = s.Forget(key);
+        if (core is not null)
+            foreach (var p in CondAcquires(core))
+                s = s.WithPending(key, p);
+        return s;
     }
 
     /// <summary>The invocation whose acquisition depends on how its result is tested, if the expression is one.</summary>

@@ -49,7 +49,7 @@ public sealed class CurrentInInterruptAnalyzer : KernelRuleAnalyzer
         var why = chain.Length == 0 ? origin.Description : chain + ", and " + origin.Description;
         foreach (var op in ops)
         {
-            if (op is not IPropertyReferenceOperation p || k.RoleOf(p.Property) != Role.CurrentTask || op.Syntax.SyntaxTree != file.Tree)
+            if (!ReadsCurrent(op) || op.Syntax.SyntaxTree != file.Tree)
                 continue;
             // Report the member read on current (current.pid), or current itself.
             IOperation shown = op;
