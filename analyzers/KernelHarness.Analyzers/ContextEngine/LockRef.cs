@@ -92,7 +92,7 @@ internal static class LockRef
         if (root.StartsWith("p:", System.StringComparison.Ordinal))
         {
             var name = root.Substring(2);
-            var arg = call.Arguments.FirstOrDefault(a => a.Parameter?.Name == name);
+            var arg = Summaries.Eval.Argument(call.Arguments, name);
             var argKey = arg is null ? null : KeyOf(arg.Value);
             return argKey is null ? null : argKey + rest;
         }

@@ -470,7 +470,7 @@ internal sealed class PathEngine
     {
         if (flagsParameter is null)
             return null;
-        var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == flagsParameter);
+        var arg = Eval.Argument(inv.Arguments, flagsParameter);
         return arg is null ? null : LockRef.KeyOf(arg.Value) ?? "?" + arg.Value.Syntax;
     }
 
@@ -478,7 +478,7 @@ internal sealed class PathEngine
     {
         if (flagsParameter is null)
             return null;
-        var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == flagsParameter);
+        var arg = Eval.Argument(inv.Arguments, flagsParameter);
         return arg is null ? null : LockRef.Display(arg.Value);
     }
 
@@ -666,7 +666,7 @@ internal sealed class PathEngine
         }
         if (info.SleepIfGfp is not null)
         {
-            var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == info.SleepIfGfp);
+            var arg = Eval.Argument(inv.Arguments, info.SleepIfGfp);
             if (arg is not null && Eval.Gfp(arg.Value, method, default) is ulong g && k.AllowsBlocking(g))
                 AddGfp(arg.Value, name + "()", cause, causeLoc, "", ImmutableArray<Location>.Empty);
             return;
@@ -686,7 +686,7 @@ internal sealed class PathEngine
             Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, loc, ImmutableArray.Create(causeLoc).AddRange(links), sleep.Api + "()", cause, chainText));
             return;
         }
-        var gfpArg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == sleep.GfpParameter);
+        var gfpArg = Eval.ArgumentAt(inv.Arguments, sleep.GfpParameter);
         if (gfpArg is not null && Eval.Gfp(gfpArg.Value, method, default) is ulong gv && k.AllowsBlocking(gv))
             AddGfp(gfpArg.Value, (sleep.Allocator ?? sleep.Api) + "()", cause, causeLoc, chainText, links);
     }
@@ -699,7 +699,7 @@ internal sealed class PathEngine
     {
         if (info.SleepIfGfp is null)
             return;
-        var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == info.SleepIfGfp);
+        var arg = Eval.Argument(inv.Arguments, info.SleepIfGfp);
         if (arg is null || Eval.Gfp(arg.Value, method, default) is not ulong g)
             return;
         if (k.AllowsBlocking(g) || (g & k.Bit("__GFP_HIGH")) == 0)

@@ -278,7 +278,7 @@ internal sealed class ProvenanceEngine
         var free = pm.Apis.Free(target);
         if (free is not null)
         {
-            var ptr = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == free.Pointer);
+            var ptr = Summaries.Eval.Argument(inv.Arguments, free.Pointer);
             if (ptr is null || Peek(ptr.Value, s) is not int id)
                 return;
             string? cacheKey = null, cacheText = null;
@@ -299,7 +299,7 @@ internal sealed class ProvenanceEngine
         var alloc = pm.Apis.Alloc(target);
         if (alloc?.Reallocates is { } re)
         {
-            var old = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == re);
+            var old = Summaries.Eval.Argument(inv.Arguments, re);
             if (old is not null && Peek(old.Value, s) is int oid && s.Allocs.TryGetValue(oid, out var ost))
                 s.Allocs[oid] = ost with { Status = Status.Unknown };
         }

@@ -117,7 +117,7 @@ internal sealed class ProvenanceModel
         if (ret.CacheKey is not null && ret.CacheKey.StartsWith("P:", System.StringComparison.Ordinal)
             && int.TryParse(ret.CacheKey.Substring(2), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ord))
         {
-            var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == ord);
+            var arg = Eval.ArgumentAt(inv.Arguments, ord);
             return ret with { CacheKey = arg is null ? null : KeyOf(arg.Value), CacheText = arg?.Value.Syntax.ToString().TrimEnd('!'), Via = via };
         }
         return ret with { Via = via };
@@ -293,7 +293,7 @@ internal sealed class ProvenanceModel
                 var free = Apis.Free(inv.TargetMethod);
                 if (free is not null)
                 {
-                    var ptr = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == free.Pointer);
+                    var ptr = Eval.Argument(inv.Arguments, free.Pointer);
                     if (ptr is null || Eval.Unwrap(ptr.Value) is not IParameterReferenceOperation pr || !SymbolEqualityComparer.Default.Equals(pr.Parameter.ContainingSymbol.OriginalDefinition, m))
                         continue;
                     string? cacheKey = null, cacheText = null;
@@ -315,7 +315,7 @@ internal sealed class ProvenanceModel
                 {
                     foreach (var inner in FreesOf(inv.TargetMethod, depth + 1))
                     {
-                        var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == inner.Parameter);
+                        var arg = Eval.ArgumentAt(inv.Arguments, inner.Parameter);
                         if (arg is null || Eval.Unwrap(arg.Value) is not IParameterReferenceOperation pr || !SymbolEqualityComparer.Default.Equals(pr.Parameter.ContainingSymbol.OriginalDefinition, m))
                             continue;
                         var mapped = MapCache(inner.CacheKey, inner.CacheText, inv);
@@ -337,7 +337,7 @@ internal sealed class ProvenanceModel
             return (key, text);
         if (!int.TryParse(key.Substring(2), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var ord))
             return (null, null);
-        var arg = call.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == ord);
+        var arg = Eval.ArgumentAt(call.Arguments, ord);
         return arg is null ? (null, null) : (KeyOf(arg.Value), arg.Value.Syntax.ToString().TrimEnd('!'));
     }
 
@@ -358,7 +358,11 @@ internal sealed class ProvenanceModel
     // ------------------------------------------------------------------ fields
 
     /// <summary>The one kind of allocation every assignment in the compilation stores in a field, if they agree.</summary>
-    public Origin? FieldOrigin(ISymbol field) => fieldOrigins.GetOrAdd(field.OriginalDefinition, ComputeFieldOrigin);
+    public Origin? FieldOrigin(ISymbol field)
+    {
+        field = field.OriginalDefinition;
+        return fieldOrigins.TryGetValue(field, out var known) ? known : fieldOrigins.GetOrAdd(field, ComputeFieldOrigin);
+    }
 
     private Origin? ComputeFieldOrigin(ISymbol field)
     {

@@ -28,7 +28,7 @@ public sealed class InvalidGfpCombinationAnalyzer : KernelRuleAnalyzer
             var gfpParam = info.AllocGfp ?? info.SleepIfGfp;
             if (gfpParam is null)
                 continue;
-            var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == gfpParam);
+            var arg = Eval.Argument(inv.Arguments, gfpParam);
             if (arg is null || Eval.Gfp(arg.Value, inv.TargetMethod, default) is not ulong g)
                 continue;
             var api = k.DisplayName(inv.TargetMethod) + "()";

@@ -27,8 +27,8 @@ public sealed class FreeIrqDevIdMismatchAnalyzer : KernelRuleAnalyzer
             if (!irqs.Frees.Contains(inv.TargetMethod.OriginalDefinition) || inv.Arguments.Length < 2)
                 continue;
             var frame = site.Member as IMethodSymbol ?? inv.TargetMethod;
-            var irqArg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == 0)?.Value;
-            var devArg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == 1)?.Value;
+            var irqArg = Eval.ArgumentAt(inv.Arguments, 0)?.Value;
+            var devArg = Eval.ArgumentAt(inv.Arguments, 1)?.Value;
             if (irqArg is null || devArg is null)
                 continue;
             var irqKey = IrqRequests.Key(irqArg, frame);

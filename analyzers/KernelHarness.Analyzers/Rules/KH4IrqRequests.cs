@@ -66,14 +66,22 @@ internal sealed class IrqRequests
             _ => null,
         };
         // A parameter's key is its name in any method ("the same parameter"): look for the name everywhere.
-        var sites = symbol is null
-            ? Requests.SelectMany(r => model.Index.CallersOf(r)).Select(e => (Call: (IOperation)e.Call, Caller: (ISymbol)e.Caller))
-            : (symbol is IParameterSymbol ? model.Index.OperationsMentioning(symbol.Name, OperationKind.Invocation) : model.Index.OperationsMentioning(symbol, OperationKind.Invocation))
-                .Select(s => (Call: s.Operation, Caller: (ISymbol)(CompilationIndex.EnclosingFunction(s) ?? s.Member)));
+        // A literal: every request, found in the code that names a request function (once, though it may name two).
+        var sites = (symbol is null ? Requests.Select(r => r.Name).Distinct().SelectMany(name => model.Index.OperationsMentioning(name, OperationKind.Invocation)).Distinct(SameOperation.Instance)
+                : symbol is IParameterSymbol ? model.Index.OperationsMentioning(symbol.Name, OperationKind.Invocation)
+                : model.Index.OperationsMentioning(symbol, OperationKind.Invocation))
+            .Select(s => (Call: s.Operation, Caller: (ISymbol)(CompilationIndex.EnclosingFunction(s) ?? s.Member)));
         return sites
             .Where(s => s.Call is IInvocationOperation inv && Requests.Contains(inv.TargetMethod.OriginalDefinition) && s.Caller is IMethodSymbol)
             .Select(s => Describe((IInvocationOperation)s.Call, (IMethodSymbol)s.Caller))
             .OrderBy(r => r.Call.Syntax.SyntaxTree.FilePath, System.StringComparer.Ordinal).ThenBy(r => r.Call.Syntax.SpanStart);
+    }
+
+    private sealed class SameOperation : IEqualityComparer<OperationSite>
+    {
+        public static readonly SameOperation Instance = new();
+        public bool Equals(OperationSite x, OperationSite y) => ReferenceEquals(x.Operation, y.Operation);
+        public int GetHashCode(OperationSite site) => RuntimeHelpers.GetHashCode(site.Operation);
     }
 
     private static bool IsRequest(IMethodSymbol m, ApiInfo info)
@@ -82,7 +90,7 @@ internal sealed class IrqRequests
 
     public IrqRequest Describe(IInvocationOperation call, IMethodSymbol caller)
     {
-        IOperation? Arg(string name) => call.Arguments.FirstOrDefault(a => a.Parameter?.Name == name)?.Value;
+        IOperation? Arg(string name) => Eval.Argument(call.Arguments, name)?.Value;
         var irq = Arg("irq");
         var dev = Arg("dev");
         var flags = Arg("flags");

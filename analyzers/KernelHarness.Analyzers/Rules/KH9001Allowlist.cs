@@ -94,7 +94,7 @@ internal sealed class Allowlist
     }
 
     /// <summary>The rule that decides a dotted name, or null (refused: no rule).</summary>
-    public AllowlistRule? Decide(string name) => decisions.GetOrAdd(name, DecideCore);
+    public AllowlistRule? Decide(string name) => decisions.TryGetValue(name, out var known) ? known : decisions.GetOrAdd(name, DecideCore);
 
     private AllowlistRule? DecideCore(string name)
     {

@@ -41,12 +41,11 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         var own = start.Compilation.Assembly;
         var checker = new Checker(list, own);
 
-        start.RegisterSemanticModelAction(ctx =>
+        RegisterFileAction(start, model, file =>
         {
-            var tree = ctx.SemanticModel.SyntaxTree;
-            System.Action<Diagnostic> report = ctx.ReportDiagnostic;
+            System.Action<Diagnostic> report = file.Report;
             foreach (var kind in CheckedKinds)
-                foreach (var site in model.Index.OperationsIn(tree, kind))
+                foreach (var site in file.Operations(kind))
                     checker.Operation(site.Operation, report);
         });
         start.RegisterSymbolAction(ctx => checker.Symbol(ctx), SymbolKind.NamedType, SymbolKind.Method, SymbolKind.Field, SymbolKind.Property, SymbolKind.Event);
@@ -287,6 +286,10 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         {
             if (member is not null)
                 return WhyCore(s, member);
+            // Most uses are of the submission's own members and types, which no list governs: answered without
+            // the cache, which would otherwise hold an entry for every field and method of the compilation.
+            if (IsOwnWithoutTypeArguments(s))
+                return null;
             if (verdicts.TryGetValue(s, out var v))
                 return v.Refusal;
             var r = WhyCore(s, null);
@@ -363,6 +366,14 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         }
 
         private bool IsOwn(ITypeSymbol t) => SymbolEqualityComparer.Default.Equals(t.ContainingAssembly, own);
+
+        /// <summary>A member of one of the compilation's own types, or such a type when it has no type arguments: always allowed (see <see cref="WhyCore"/>).</summary>
+        private bool IsOwnWithoutTypeArguments(ISymbol s) => s switch
+        {
+            IMethodSymbol or IFieldSymbol or IPropertySymbol or IEventSymbol => s.ContainingType is { } type && IsOwn(type),
+            INamedTypeSymbol { IsGenericType: false, IsTupleType: false } t => IsOwn(t),
+            _ => false,
+        };
 
         /// <summary>The dotted name the IL check uses: namespace.Outer.Inner, no generic arity.</summary>
         internal static string TypeName(INamedTypeSymbol t)

@@ -34,8 +34,26 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
     }
 
     private protected virtual void Register(CompilationStartAnalysisContext start, CompilationModel model)
+        => RegisterFileAction(start, model, AnalyzeFile);
+
+    /// <summary>
+    /// Registers the rule's per-file analysis. Each rule analyses every file once, and tells the shared model
+    /// when it is done, so that the model can let go of a file's bound code once every rule is.
+    /// </summary>
+    private protected static void RegisterFileAction(CompilationStartAnalysisContext start, CompilationModel model, System.Action<FileContext> analyze)
     {
-        start.RegisterSemanticModelAction(ctx => AnalyzeFile(new FileContext(model, ctx)));
+        model.AddFileRule();
+        start.RegisterSemanticModelAction(ctx =>
+        {
+            try
+            {
+                analyze(new FileContext(model, ctx));
+            }
+            finally
+            {
+                model.FileAnalysed(ctx.SemanticModel.SyntaxTree);
+            }
+        });
     }
 
     /// <summary>Reports this rule's findings in one file. By default: the context engine's findings of the file's methods.</summary>

@@ -14,8 +14,11 @@ namespace KernelHarness.Analyzers.Summaries;
 /// <summary>Where an entry context comes from: a registration (request_irq handler, tasklet, work…) or an attribute.</summary>
 internal sealed record ContextOrigin(Ctx Context, string Description, Location Location, bool IsRegistration);
 
-/// <summary>A call in the compilation: who calls, and the invocation.</summary>
-internal sealed record CallEdge(IMethodSymbol Caller, IInvocationOperation Call);
+/// <summary>
+/// A call in the compilation: who calls, and the call's syntax. Syntax, not the operation: the index keeps
+/// call edges after it has let go of the file's operations (<see cref="CompilationIndex.Release"/>).
+/// </summary>
+internal sealed record CallEdge(IMethodSymbol Caller, SyntaxNode Call);
 
 /// <summary>An operation of a body in the compilation, with the member whose body holds it (as the driver's ContainingSymbol).</summary>
 internal readonly struct OperationSite
@@ -36,8 +39,8 @@ internal readonly struct OperationSite
 /// callbacks (and in which context), following method groups, lambdas and delegates stored in fields or
 /// locals; which methods escape as delegates to unknown callers; each file's methods and operations.
 /// <para>
-/// Nothing is bound up front. A syntax-only pass notes, for every declaration with code, the names it
-/// mentions; a question about method <c>m</c> (its callers, whether it escapes) binds only the
+/// Nothing is bound up front. A syntax-only pass notes, for each file's declarations with code, the names
+/// they mention; a question about method <c>m</c> (its callers, whether it escapes) binds only the
 /// declarations that mention <c>m</c>'s name, and a file's findings bind that file. The semantic models
 /// are the driver's (<see cref="SemanticModels"/>), which the compiler has usually filled with the bodies
 /// it bound already, so under a build most of this costs no binding at all.
@@ -50,7 +53,7 @@ internal sealed class CompilationIndex
     private readonly ConcurrentDictionary<SyntaxNode, Lazy<DeclarationScan>> scans = new();
     private readonly ConcurrentDictionary<SyntaxTree, FileDeclarations> files = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentDictionary<SyntaxNode, HashSet<string>> names = new();
+    private readonly ConcurrentDictionary<SyntaxTree, Dictionary<string, List<SyntaxNode>>> fileMentions = new();
     private readonly Lazy<Dictionary<string, List<SyntaxNode>>> mentions;
     private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations = new(SymbolEqualityComparer.Default);
@@ -87,33 +90,75 @@ internal sealed class CompilationIndex
         _ => false,
     };
 
-    private FileDeclarations DeclarationsOf(SyntaxTree tree) => files.GetOrAdd(tree, t =>
+    private FileDeclarations DeclarationsOf(SyntaxTree tree) => files.GetOrAdd(tree, t => new FileDeclarations(FindDeclarations(t)));
+
+    private static List<SyntaxNode> FindDeclarations(SyntaxTree tree)
     {
         var list = new List<SyntaxNode>();
         // Declarations are descended for their attributes and parameters, never into code.
-        foreach (var node in t.GetRoot().DescendantNodes(n => n is not (BlockSyntax or ArrowExpressionClauseSyntax or EqualsValueClauseSyntax or AttributeSyntax or ExpressionSyntax or StatementSyntax)))
+        foreach (var node in tree.GetRoot().DescendantNodes(n => n is not (BlockSyntax or ArrowExpressionClauseSyntax or EqualsValueClauseSyntax or AttributeSyntax or ExpressionSyntax or StatementSyntax)))
             if (IsDeclarationWithCode(node))
                 list.Add(node);
-        return new FileDeclarations(list);
-    });
+        return list;
+    }
 
-    /// <summary>The identifiers a declaration's code mentions (a method's body, not its own name or signature).</summary>
-    private HashSet<string> NamesIn(SyntaxNode declaration) => names.GetOrAdd(declaration, d =>
+    /// <summary>
+    /// Which of a file's declarations mention each identifier in their code (a method's body, not its own name
+    /// or signature), in source order: the candidates for a question about a name, found from syntax alone.
+    /// </summary>
+    private Dictionary<string, List<SyntaxNode>> MentionsIn(SyntaxTree tree)
+        => fileMentions.TryGetValue(tree, out var known) ? known : fileMentions.GetOrAdd(tree, t => CollectMentions(DeclarationsOf(t).Declarations));
+
+    private static Dictionary<string, List<SyntaxNode>> CollectMentions(List<SyntaxNode> declarations)
     {
-        var set = new HashSet<string>(System.StringComparer.Ordinal);
-        SyntaxNode?[] code = d switch
+        // One map per file, not a set per declaration, and a walk with a stack of its own (no enumerator per
+        // node): this runs over every token of every file the rules look at.
+        var map = new Dictionary<string, List<SyntaxNode>>(System.StringComparer.Ordinal);
+        var pending = new Stack<SyntaxNode>();
+        foreach (var d in declarations)
         {
-            BaseMethodDeclarationSyntax m => new SyntaxNode?[] { m.Body, m.ExpressionBody, (m as ConstructorDeclarationSyntax)?.Initializer },
-            AccessorDeclarationSyntax a => new SyntaxNode?[] { a.Body, a.ExpressionBody },
-            _ => new[] { d },
-        };
-        foreach (var node in code)
-            if (node is not null)
-                foreach (var token in node.DescendantTokens())
-                    if (token.IsKind(SyntaxKind.IdentifierToken))
-                        set.Add(token.ValueText);
-        return set;
-    });
+            switch (d)
+            {
+                case BaseMethodDeclarationSyntax m:
+                    Push(pending, m.Body);
+                    Push(pending, m.ExpressionBody);
+                    Push(pending, (m as ConstructorDeclarationSyntax)?.Initializer);
+                    break;
+                case AccessorDeclarationSyntax a:
+                    Push(pending, a.Body);
+                    Push(pending, a.ExpressionBody);
+                    break;
+                default:
+                    pending.Push(d);
+                    break;
+            }
+            while (pending.Count > 0)
+            {
+                foreach (var child in pending.Pop().ChildNodesAndTokens())
+                {
+                    if (child.AsNode() is { } node)
+                        pending.Push(node);
+                    else if (child.IsKind(SyntaxKind.IdentifierToken))
+                        AddMention(map, child.AsToken().ValueText, d);
+                }
+            }
+        }
+        return map;
+    }
+
+    private static void Push(Stack<SyntaxNode> pending, SyntaxNode? node)
+    {
+        if (node is not null)
+            pending.Push(node);
+    }
+
+    private static void AddMention(Dictionary<string, List<SyntaxNode>> map, string name, SyntaxNode declaration)
+    {
+        if (!map.TryGetValue(name, out var list))
+            map[name] = list = new List<SyntaxNode>(1);
+        if (list.Count == 0 || !ReferenceEquals(list[list.Count - 1], declaration))
+            list.Add(declaration);
+    }
 
     /// <summary>Which declarations mention each identifier: the candidates for a question about a public name.</summary>
     private Dictionary<string, List<SyntaxNode>> BuildMentions()
@@ -121,14 +166,11 @@ internal sealed class CompilationIndex
         var map = new Dictionary<string, List<SyntaxNode>>(System.StringComparer.Ordinal);
         foreach (var tree in k.Compilation.SyntaxTrees)
         {
-            foreach (var decl in DeclarationsOf(tree).Declarations)
+            foreach (var pair in MentionsIn(tree))
             {
-                foreach (var name in NamesIn(decl))
-                {
-                    if (!map.TryGetValue(name, out var l))
-                        map[name] = l = new List<SyntaxNode>();
-                    l.Add(decl);
-                }
+                if (!map.TryGetValue(pair.Key, out var all))
+                    map[pair.Key] = all = new List<SyntaxNode>(pair.Value.Count);
+                all.AddRange(pair.Value);
             }
         }
         return map;
@@ -157,11 +199,11 @@ internal sealed class CompilationIndex
         }
         foreach (var part in type.DeclaringSyntaxReferences)
         {
-            if (!k.Compilation.ContainsSyntaxTree(part.SyntaxTree))
+            if (!k.Compilation.ContainsSyntaxTree(part.SyntaxTree) || !MentionsIn(part.SyntaxTree).TryGetValue(symbol.Name, out var decls))
                 continue;
             var span = part.Span;
-            foreach (var decl in DeclarationsOf(part.SyntaxTree).Declarations)
-                if (span.Contains(decl.Span) && NamesIn(decl).Contains(symbol.Name))
+            foreach (var decl in decls)
+                if (span.Contains(decl.Span))
                     yield return Scan(decl);
         }
     }
@@ -276,7 +318,8 @@ internal sealed class CompilationIndex
     public IOperation? RootOf(IMethodSymbol m) => ScanOf(m) is { } s && s.TryGetBody(m, out _, out var r) ? r : null;
 
     /// <summary>Does the code of the declaration holding <paramref name="m"/>'s body mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
-    public bool Mentions(IMethodSymbol m, string name) => ScanOf(m) is { } scan && scan.Declaration is { } d && NamesIn(d).Contains(name);
+    public bool Mentions(IMethodSymbol m, string name)
+        => ScanOf(m) is { } scan && MentionsIn(scan.Declaration.SyntaxTree).TryGetValue(name, out var decls) && decls.Contains(scan.Declaration);
 
     /// <summary>The methods, lambdas and local functions whose bodies lie in <paramref name="tree"/>, in source order.</summary>
     public IReadOnlyList<IMethodSymbol> MethodsIn(SyntaxTree tree)
@@ -306,8 +349,36 @@ internal sealed class CompilationIndex
         return file;
     }
 
+    /// <summary>
+    /// Lets go of what was bound for one file once every rule has analysed it: its scans (and with them its
+    /// operation trees), and its semantic model. What the rules concluded from them (summaries, registrations,
+    /// call edges) stays. Kept, the trees of every file would live to the end of the compilation's analysis,
+    /// and every garbage collection until then would have to trace them. A later question about the file binds
+    /// the code it needs again.
+    /// </summary>
+    /// <returns>The scans let go of, for the caller to forget what it keyed on their operations.</returns>
+    public IReadOnlyList<DeclarationScan> Release(SyntaxTree tree)
+    {
+        if (!files.TryRemove(tree, out var file))
+            return System.Array.Empty<DeclarationScan>();
+        fileMentions.TryRemove(tree, out _);
+        var released = new List<DeclarationScan>();
+        foreach (var decl in file.Declarations)
+        {
+            if (!scans.TryRemove(decl, out var lazy) || !lazy.IsValueCreated)
+                continue;
+            var scan = lazy.Value;
+            released.Add(scan);
+            resolved.TryRemove(scan, out _);
+            foreach (var m in scan.Methods)
+                scanOf.TryRemove(m, out _);
+        }
+        models.Release(tree);
+        return released;
+    }
+
     /// <summary>The calls of <paramref name="m"/> in the compilation (from the declarations that mention its name).</summary>
-    public IReadOnlyList<CallEdge> CallersOf(IMethodSymbol m) => callers.GetOrAdd(m, target =>
+    public IReadOnlyList<CallEdge> CallersOf(IMethodSymbol m) => callers.TryGetValue(m, out var known) ? known : callers.GetOrAdd(m, target =>
     {
         var list = new List<CallEdge>();
         foreach (var scan in Mentioning(target))
@@ -358,23 +429,23 @@ internal sealed class CompilationIndex
     /// so the candidates are the code that mentions the method (only its own type's, when it is private), the
     /// code holding it when it is a lambda, and the code that mentions each place it is stored.
     /// </summary>
-    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m) => registrations.GetOrAdd(m, target =>
+    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m) => registrations.TryGetValue(m, out var known) ? known : registrations.GetOrAdd(m, target =>
     {
         var candidates = new List<DeclarationScan>();
         if (ScanOf(target) is { } own)
             candidates.Add(own);
         if (target.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction))
             candidates.AddRange(Mentioning(target));
-        foreach (var scan in candidates.ToList())
-            foreach (var store in scan.DelegateStores)
+        for (int i = 0, direct = candidates.Count; i < direct; i++)
+            foreach (var store in candidates[i].DelegateStores)
                 if (store.Value.Any(d => Targets(d, 1).Contains(target, SymbolEqualityComparer.Default)))
                     candidates.AddRange(Mentioning(store.Key));
         // Asked for every function of every file, and nearly always answered by one registration or none.
         List<ContextOrigin>? found = null;
-        var seen = new HashSet<DeclarationScan>();
+        HashSet<DeclarationScan>? seen = null;
         foreach (var scan in candidates)
         {
-            if (scan.PendingRegistrations.Count == 0 || !seen.Add(scan))
+            if (scan.PendingRegistrations.Count == 0 || !(seen ??= new HashSet<DeclarationScan>()).Add(scan))
                 continue;
             foreach (var (t, origin) in Resolved(scan))
                 if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
@@ -413,7 +484,7 @@ internal sealed class CompilationIndex
     }
 
     /// <summary>The registrations one declaration makes, with the methods each one denotes.</summary>
-    private List<(IMethodSymbol Target, ContextOrigin Origin)> Resolved(DeclarationScan scan) => resolved.GetOrAdd(scan, s =>
+    private List<(IMethodSymbol Target, ContextOrigin Origin)> Resolved(DeclarationScan scan) => resolved.TryGetValue(scan, out var known) ? known : resolved.GetOrAdd(scan, s =>
     {
         var list = new List<(IMethodSymbol, ContextOrigin)>();
         foreach (var (arg, spec, call, api) in s.PendingRegistrations)

@@ -66,6 +66,38 @@ internal sealed class CompilationModel
         return Models.GetValue(compilation, _ => new CompilationModel(symbols));
     }
 
+    private int fileRules;
+    private readonly ConcurrentDictionary<SyntaxTree, StrongBox<int>> rulesDone = new();
+
+    /// <summary>Counts a rule that analyses every file (its per-file action reports <see cref="FileAnalysed"/>).</summary>
+    public void AddFileRule() => Interlocked.Increment(ref fileRules);
+
+    /// <summary>
+    /// One rule is done with a file. When all are, the file's operation trees, graphs and semantic model are let
+    /// go of (<see cref="CompilationIndex.Release"/>): under a build, each file's bound code then dies soon after
+    /// the file is analysed instead of living to the end of the compilation.
+    /// </summary>
+    public void FileAnalysed(SyntaxTree tree)
+    {
+        var done = rulesDone.GetOrAdd(tree, _ => new StrongBox<int>());
+        int rules = Volatile.Read(ref fileRules);
+        if (rules > 0 && Interlocked.Increment(ref done.Value) % rules == 0)
+            Release(tree);
+    }
+
+    private void Release(SyntaxTree tree)
+    {
+        foreach (var scan in Index.Release(tree))
+        {
+            foreach (var m in scan.Methods)
+            {
+                nestedCfgs.TryRemove(m, out _);
+                if (scan.TryGetBody(m, out _, out var root))
+                    cfgs.TryRemove(root, out _);
+            }
+        }
+    }
+
     /// <summary>The compilation index: cheap to make, it binds code only as questions need it.</summary>
     public CompilationIndex Index { get; }
 
@@ -82,7 +114,12 @@ internal sealed class CompilationModel
     }
 
     /// <summary>The entry contexts of a method: registrations anywhere in the compilation and attributes.</summary>
-    public ImmutableArray<ContextOrigin> OwnContexts(IMethodSymbol method) => ownContexts.GetOrAdd(method.OriginalDefinition, ComputeOwnContexts);
+    public ImmutableArray<ContextOrigin> OwnContexts(IMethodSymbol method)
+    {
+        // Asked for every function the engines look at: a hit allocates nothing (no delegate for GetOrAdd).
+        method = method.OriginalDefinition;
+        return ownContexts.TryGetValue(method, out var known) ? known : ownContexts.GetOrAdd(method, ComputeOwnContexts);
+    }
 
     private ImmutableArray<ContextOrigin> ComputeOwnContexts(IMethodSymbol method)
     {
@@ -209,7 +246,7 @@ internal sealed class CompilationModel
             if (up is null)
                 continue;
             var callerName = caller.MethodKind == MethodKind.AnonymousFunction ? "a lambda" : caller.Name + "()";
-            var link = fn.Name + "() is called from " + callerName + " at " + Kinds.Where(edge.Call.Syntax.GetLocation());
+            var link = fn.Name + "() is called from " + callerName + " at " + Kinds.Where(edge.Call.GetLocation());
             return (up.Value.Origin, up.Value.Chain.Length == 0 ? link : link + ", " + up.Value.Chain);
         }
         return null;
@@ -252,7 +289,7 @@ internal sealed class CompilationModel
             if (Index.IsForwarder(edge.Caller))
                 continue;
             var analysis = Analyze(edge.Caller);
-            if (analysis.AtomicCallSites.Contains(edge.Call.Syntax.SpanStart))
+            if (analysis.AtomicCallSites.Contains(edge.Call.SpanStart))
                 return ProcessOnly.Atomic;
             var r = Reached(edge.Caller.OriginalDefinition, visiting);
             if (r == ProcessOnly.Atomic)

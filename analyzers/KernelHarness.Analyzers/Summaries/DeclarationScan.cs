@@ -53,7 +53,7 @@ internal sealed class DeclarationScan
         return false;
     }
 
-    /// <summary>The calls each method of the compilation (and each kernel function that registers callbacks) receives here.</summary>
+    /// <summary>The calls each method of the compilation receives here.</summary>
     public IReadOnlyDictionary<IMethodSymbol, List<CallEdge>> Callers => callers ?? NoCallers;
     public IReadOnlyDictionary<ISymbol, List<IOperation>> DelegateStores => delegateStores ?? NoStores;
     /// <summary>Is <paramref name="m"/> turned into a delegate here other than for a registration?</summary>
@@ -107,18 +107,18 @@ internal sealed class DeclarationScan
             case IInvocationOperation inv when owner is IMethodSymbol caller:
                 var target = inv.TargetMethod.OriginalDefinition;
                 var info = k.Info(inv.TargetMethod);
-                // Callers are asked of the compilation's own methods and of the kernel functions that register
-                // callbacks (request_irq for KH4001/KH4002), never of spin_lock or kmalloc: those calls are not kept.
-                if (info.Callbacks.Length > 0 || SymbolEqualityComparer.Default.Equals(target.ContainingAssembly, k.Compilation.Assembly))
+                // Callers are asked of the compilation's own methods only, never of spin_lock or kmalloc: calls
+                // of the kernel's functions are not kept.
+                if (SymbolEqualityComparer.Default.Equals(target.ContainingAssembly, k.Compilation.Assembly))
                 {
                     callers ??= new Dictionary<IMethodSymbol, List<CallEdge>>(SymbolEqualityComparer.Default);
                     if (!callers.TryGetValue(target, out var list))
                         callers[target] = list = new List<CallEdge>(1);
-                    list.Add(new CallEdge(caller, inv));
+                    list.Add(new CallEdge(caller, inv.Syntax));
                 }
                 foreach (var cb in info.Callbacks)
                 {
-                    var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == cb.Parameter);
+                    var arg = Eval.Argument(inv.Arguments, cb.Parameter);
                     if (arg is not null)
                         (pendingRegistrations ??= new()).Add((arg.Value, cb, inv, k.DisplayName(inv.TargetMethod)));
                 }

@@ -21,7 +21,10 @@ internal sealed class SemanticModels
     public SemanticModel Get(SyntaxTree tree)
     {
 #pragma warning disable RS1030, RS0030 // See the type's comment: once per file, the driver's cached model.
-        return models.GetOrAdd(tree, t => compilation.GetSemanticModel(t));
+        return models.TryGetValue(tree, out var known) ? known : models.GetOrAdd(tree, t => compilation.GetSemanticModel(t));
 #pragma warning restore RS1030, RS0030
     }
+
+    /// <summary>Forgets a file's model, and with it the bodies bound in it (<see cref="CompilationIndex.Release"/>).</summary>
+    public void Release(SyntaxTree tree) => models.TryRemove(tree, out _);
 }

@@ -112,7 +112,7 @@ internal static class SleepSummaries
             }
             if (info.SleepIfGfp is not null)
             {
-                var arg = inv.Arguments.FirstOrDefault(a => a.Parameter?.Name == info.SleepIfGfp);
+                var arg = Eval.Argument(inv.Arguments, info.SleepIfGfp);
                 if (arg is null)
                     return;
                 var gfp = Eval.Gfp(arg.Value, method, consts);
@@ -138,7 +138,7 @@ internal static class SleepSummaries
                 Unconditional = sub with { Chain = chain };
                 return;
             }
-            var argOp = inv.Arguments.FirstOrDefault(a => a.Parameter?.Ordinal == sub.GfpParameter);
+            var argOp = Eval.ArgumentAt(inv.Arguments, sub.GfpParameter);
             if (argOp is null)
                 return;
             var value = Eval.Gfp(argOp.Value, method, consts);
@@ -158,6 +158,24 @@ internal static class SleepSummaries
 /// <summary>Constant evaluation under bound parameters.</summary>
 internal static class Eval
 {
+    /// <summary>The argument passed for the parameter named <paramref name="name"/>, if any (a loop: asked at every call the engines follow).</summary>
+    public static IArgumentOperation? Argument(ImmutableArray<IArgumentOperation> arguments, string? name)
+    {
+        foreach (var a in arguments)
+            if (a.Parameter is { } p && p.Name == name)
+                return a;
+        return null;
+    }
+
+    /// <summary>The argument passed for the parameter at <paramref name="ordinal"/>, if any.</summary>
+    public static IArgumentOperation? ArgumentAt(ImmutableArray<IArgumentOperation> arguments, int ordinal)
+    {
+        foreach (var a in arguments)
+            if (a.Parameter is { } p && p.Ordinal == ordinal)
+                return a;
+        return null;
+    }
+
     /// <summary>
     /// The operations of one function's own code: a member's body, or a lambda's (given the lambda), without
     /// the bodies of the lambdas and local functions inside it, which are functions of their own.

@@ -1,0 +1,125 @@
+using System;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using KernelHarness.Analyzers.Summaries;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace KernelHarness.Analyzers.Tests.Summaries;
+
+/// <summary>
+/// Once every rule has analysed a file, the shared model lets go of the file's bound code. What it concluded
+/// stays, and a later question that needs the file's code (a caller in another file asking whether a helper
+/// sleeps) binds it again and gets the same answer.
+/// </summary>
+public class FileReleaseTests
+{
+    private const string Driver = @"
+public sealed class Driver
+{
+    private uint irq;
+    public int probe(uint line) { irq = line; return request_irq(irq, Handlers.isr, 0, ""dev"", this); }
+}";
+
+    private const string Handler = @"
+internal static class Handlers
+{
+    internal static irqreturn_t isr(int n, object? dev)
+    {
+        Helpers.refill();
+        return IRQ_HANDLED;
+    }
+}";
+
+    private const string Helper = @"
+internal static class Helpers
+{
+    internal static kptr buf;
+    internal static void refill()
+    {
+        if (buf == NULL)
+            buf = kmalloc(128, GFP_KERNEL);
+    }
+}";
+
+    private static Compilation Compile()
+    {
+        var compilation = TestProject.Compile(new[] { ("Driver.cs", Driver), ("Handlers.cs", Handler), ("Helpers.cs", Helper) });
+        TestProject.AssertCompiles(compilation);
+        return compilation;
+    }
+
+    private static SyntaxTree Tree(Compilation c, string path) => c.SyntaxTrees.Single(t => t.FilePath == path);
+
+    /// <summary>Every finding of the file's methods, as text, in order.</summary>
+    private static string[] Findings(CompilationModel model, SyntaxTree tree)
+        => model.Index.MethodsIn(tree).SelectMany(m => model.Analyze(m).Findings)
+            .Select(f => $"{f.Id} {f.Location.GetLineSpan()} {string.Join("|", f.Args)} [{string.Join(",", f.Additional.Select(l => l.GetLineSpan().ToString()))}]")
+            .ToArray();
+
+    [Fact]
+    public void A_file_let_go_of_is_bound_again_for_a_caller_in_another_file_with_the_same_findings()
+    {
+        var compilation = Compile();
+        var kept = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        var expected = Findings(kept, Tree(compilation, "Handlers.cs"));
+        Assert.Contains(expected, f => f.StartsWith("KH1001", StringComparison.Ordinal));
+
+        var released = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        released.AddFileRule();
+        // The helper's file is analysed and let go of before the handler's file asks whether refill() sleeps.
+        var helpers = Tree(compilation, "Helpers.cs");
+        Assert.Empty(Findings(released, helpers));
+        released.FileAnalysed(helpers);
+        Assert.Equal(expected, Findings(released, Tree(compilation, "Handlers.cs")));
+    }
+
+    [Fact]
+    public void A_file_is_let_go_of_only_when_every_rule_is_done_with_it()
+    {
+        var compilation = Compile();
+        var model = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        model.AddFileRule();
+        model.AddFileRule();
+        var helpers = Tree(compilation, "Helpers.cs");
+        var body = BodyOf(model, helpers);
+
+        model.FileAnalysed(helpers);
+        Assert.Same(body.Target, BodyOf(model, helpers).Target);
+
+        model.FileAnalysed(helpers);
+        Assert.NotSame(body.Target, BodyOf(model, helpers).Target);
+    }
+
+    [Fact]
+    public void The_operation_trees_of_a_file_let_go_of_can_be_collected()
+    {
+        var compilation = Compile();
+        var model = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        model.AddFileRule();
+        var helpers = Tree(compilation, "Helpers.cs");
+        var body = AnalyseAndRelease(model, helpers);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(body.IsAlive, "the released file's operation tree is still referenced");
+        GC.KeepAlive(model);
+    }
+
+    /// <summary>The refill() body, held weakly (out of line so that no local keeps it alive).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference BodyOf(CompilationModel model, SyntaxTree tree)
+        => new(model.Index.BodyOf(model.Index.MethodsIn(tree).Single(m => m.Name == "refill")));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference AnalyseAndRelease(CompilationModel model, SyntaxTree tree)
+    {
+        // The engine and its graph (refill() branches) see the body before the file is let go of.
+        foreach (var m in model.Index.MethodsIn(tree))
+            _ = model.Analyze(m);
+        var body = BodyOf(model, tree);
+        model.FileAnalysed(tree);
+        return body;
+    }
+}
