@@ -14,34 +14,9 @@ namespace KernelHarness.Analyzers.Tests;
 /// </summary>
 public class OpenDocumentTests
 {
-    private const string Registration = @"
-public sealed class Driver
-{
-    private uint irq;
-    public int probe(uint line) { irq = line; return request_irq(irq, Handlers.isr, 0, ""dev"", this); }
-}";
-
-    private const string Handler = @"
-internal static class Handlers
-{
-    internal static irqreturn_t isr(int n, object? dev)
-    {
-        Helpers.refill();
-        return IRQ_HANDLED;
-    }
-}";
-
-    private const string Helper = @"
-internal static class Helpers
-{
-    internal static kptr buf;
-    internal static void refill() { buf = kmalloc(128, GFP_KERNEL); }
-}";
-
     private static ImmutableArray<Diagnostic> OpenDocument(string path)
     {
-        var compilation = TestProject.Compile(new[] { ("Driver.cs", Registration), ("Handlers.cs", Handler), ("Helpers.cs", Helper) });
-        TestProject.AssertCompiles(compilation);
+        var compilation = CrossFileProject.Compile();
         var withAnalyzers = compilation.WithAnalyzers(TestProject.AllAnalyzers, new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty));
         var tree = compilation.SyntaxTrees.Single(t => t.FilePath == path);
         return withAnalyzers.GetAnalyzerSemanticDiagnosticsAsync(compilation.GetSemanticModel(tree), filterSpan: null, default).GetAwaiter().GetResult()

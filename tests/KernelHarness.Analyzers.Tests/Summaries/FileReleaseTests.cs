@@ -11,45 +11,10 @@ namespace KernelHarness.Analyzers.Tests.Summaries;
 /// <summary>
 /// Once every rule has analysed a file, the shared model lets go of the file's bound code. What it concluded
 /// stays, and a later question that needs the file's code (a caller in another file asking whether a helper
-/// sleeps) binds it again and gets the same answer.
+/// sleeps) binds it again and gets the same answer (on <see cref="CrossFileProject"/>).
 /// </summary>
 public class FileReleaseTests
 {
-    private const string Driver = @"
-public sealed class Driver
-{
-    private uint irq;
-    public int probe(uint line) { irq = line; return request_irq(irq, Handlers.isr, 0, ""dev"", this); }
-}";
-
-    private const string Handler = @"
-internal static class Handlers
-{
-    internal static irqreturn_t isr(int n, object? dev)
-    {
-        Helpers.refill();
-        return IRQ_HANDLED;
-    }
-}";
-
-    private const string Helper = @"
-internal static class Helpers
-{
-    internal static kptr buf;
-    internal static void refill()
-    {
-        if (buf == NULL)
-            buf = kmalloc(128, GFP_KERNEL);
-    }
-}";
-
-    private static Compilation Compile()
-    {
-        var compilation = TestProject.Compile(new[] { ("Driver.cs", Driver), ("Handlers.cs", Handler), ("Helpers.cs", Helper) });
-        TestProject.AssertCompiles(compilation);
-        return compilation;
-    }
-
     private static SyntaxTree Tree(Compilation c, string path) => c.SyntaxTrees.Single(t => t.FilePath == path);
 
     /// <summary>Every finding of the file's methods, as text, in order.</summary>
@@ -61,7 +26,7 @@ internal static class Helpers
     [Fact]
     public void A_file_let_go_of_is_bound_again_for_a_caller_in_another_file_with_the_same_findings()
     {
-        var compilation = Compile();
+        var compilation = CrossFileProject.Compile();
         var kept = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
         var expected = Findings(kept, Tree(compilation, "Handlers.cs"));
         Assert.Contains(expected, f => f.StartsWith("KH1001", StringComparison.Ordinal));
@@ -78,7 +43,7 @@ internal static class Helpers
     [Fact]
     public void A_file_is_let_go_of_only_when_every_rule_is_done_with_it()
     {
-        var compilation = Compile();
+        var compilation = CrossFileProject.Compile();
         var model = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
         model.AddFileRule();
         model.AddFileRule();
@@ -95,7 +60,7 @@ internal static class Helpers
     [Fact]
     public void The_operation_trees_of_a_file_let_go_of_can_be_collected()
     {
-        var compilation = Compile();
+        var compilation = CrossFileProject.Compile();
         var model = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
         model.AddFileRule();
         var helpers = Tree(compilation, "Helpers.cs");
