@@ -134,7 +134,10 @@ public sealed class StudentProjectTests
         Assert.DoesNotContain("KH_", readme.Replace("KH_STUDENT_TESTS", ""), StringComparison.Ordinal);   // every template token replaced
         var failure = p.FreshTests.First();
         var seed = Failure.Line(failure.Message, "Seed");
-        var replay = env.Shell.Dotnet(p.Dir, $"kh replay . --assignment assignment --test \"{failure.FailedId}\" --seed {seed}");
+        // The line dotnet test prints is the command, word for word.
+        var printed = Failure.Line(failure.Message, "Replay");
+        Assert.Equal($"dotnet kh replay . --assignment assignment --test \"{failure.FailedId}\" --seed {seed}", printed);
+        var replay = env.Shell.Dotnet(p.Dir, printed!["dotnet ".Length..]);
         Assert.Contains("FAIL " + failure.FailedId, replay.Output);
         Assert.Contains(Failure.Line(failure.Message, "Problem")!, replay.Output);
     }

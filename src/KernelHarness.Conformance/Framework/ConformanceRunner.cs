@@ -55,8 +55,11 @@ public sealed record TestOutcome
 
     public TimeSpan Duration { get; init; }
 
-    /// <summary>The command that re-runs exactly this test.</summary>
-    public string ReplayCommand => string.Create(CultureInfo.InvariantCulture, $"kh replay . --test \"{Id}\" --seed {Seed}");
+    /// <summary>
+    /// The command that re-runs exactly this test, as a student types it in the project the template made
+    /// (kh is its local tool, the assignment its <c>assignment</c> folder).
+    /// </summary>
+    public string ReplayCommand => string.Create(CultureInfo.InvariantCulture, $"dotnet kh replay . --assignment assignment --test \"{Id}\" --seed {Seed}");
 
     /// <summary>The failure as a student reads it: rule, expected/actual, reports, log, seed and replay command.</summary>
     public string Render()
