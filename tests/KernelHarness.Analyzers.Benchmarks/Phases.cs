@@ -12,7 +12,7 @@ namespace KernelHarness.Analyzers.Benchmarks;
 /// <summary>
 /// Where the analyzers' time goes, one phase at a time on one thread with no driver (<c>--phases</c>):
 /// compiling alone, then binding every file's code for the index (no compiler has bound it here), the entry
-/// contexts (registrations), the control-flow graphs of the bodies that branch, the context engine, and the
+/// contexts (registrations), the control-flow graphs of the bodies that need one, the context engine, and the
 /// provenance engine. Each phase prints its time and what it allocated.
 /// </summary>
 public static class Phases
@@ -29,8 +29,8 @@ public static class Phases
             var index = Time(() => fresh.SyntaxTrees.Sum(t => model.Index.MethodsIn(t).Count));
             var methods = fresh.SyntaxTrees.SelectMany(t => model.Index.MethodsIn(t)).ToList();
             var contexts = Time(() => methods.Sum(m => model.OwnContexts(m).Length));
-            // Graphs only for the bodies that branch: the engines walk the others as written.
-            var graphs = Time(() => methods.Count(m => model.Index.BodyOf(m) is { } body && KernelHarness.Analyzers.ContextEngine.StraightLineBody.Of(body) is null && model.CfgOf(m) is not null));
+            // Graphs only for the bodies the engines cannot walk as written.
+            var graphs = Time(() => methods.Count(m => model.Index.BodyOf(m) is { } body && model.StructuredOf(m, body) is null && model.CfgOf(m) is not null));
             var engine = Time(() => methods.Sum(m => model.Analyze(m).Findings.Length));
             var provenance = ProvenanceModel.Get(model);
             var prov = Time(() => methods.Sum(m => provenance.Analyze(m).Length));

@@ -61,8 +61,8 @@ internal sealed class PathEngine
         var engine = new PathEngine(model, method, stack);
         if (!engine.HasCandidates(body))
             return MethodAnalysis.Trivial(method);
-        if (model.StraightLineBodies && StraightLineBody.Of(body) is { } straight)
-            return engine.ExploreStraightLine(straight);
+        if (model.StructuredOf(method, body) is { } structured)
+            return engine.ExploreStructured(structured);
         var cfg = model.CfgOf(method);
         if (cfg is null)
             return MethodAnalysis.Trivial(method);
@@ -114,17 +114,59 @@ internal sealed class PathEngine
         return Result();
     }
 
-    /// <summary>The one path of a body without branches: its statements in order, then its exit.</summary>
-    private MethodAnalysis ExploreStraightLine(StraightLineBody body)
+    /// <summary>The paths of a structured body: its statements in order, each fork's sides, then its exit.</summary>
+    private MethodAnalysis ExploreStructured(StructuredBody body)
     {
-        var s = EntryState();
-        foreach (var statement in body.Statements)
-            s = Exec(statement, s, null);
+        var states = ExecSteps(body.Statements, new List<State> { EntryState() });
         var returned = body.Returned;
-        if (returned is not null)
-            s = Exec(returned, s, CondCore(returned));
-        RecordExit(s, returned, returned?.Syntax);
+        foreach (var path in states)
+        {
+            var s = path;
+            if (returned is not null)
+                s = Exec(returned, s, CondCore(returned));
+            RecordExit(s, returned, returned?.Syntax);
+        }
         return Result();
+    }
+
+    /// <summary>
+    /// Runs steps on every path. A fork tests its condition as a branch of the graph would, each side runs on
+    /// the paths where the condition has that truth, and the paths join again (the same state once, the
+    /// false side's first, as the graph walk visits them).
+    /// </summary>
+    private List<State> ExecSteps(ImmutableArray<StructuredBody.Step> steps, List<State> states)
+    {
+        foreach (var step in steps)
+        {
+            if (!step.IsFork)
+            {
+                for (int i = 0; i < states.Count; i++)
+                    states[i] = Exec(step.Operation, states[i], null);
+                continue;
+            }
+            var branch = step.Operation;
+            var core = CondCore(branch);
+            var whenTrue = new List<State>(states.Count);
+            var whenFalse = new List<State>(states.Count);
+            foreach (var before in states)
+            {
+                var s = Exec(branch, before, core);
+                if (Cond(branch, s, true) is State t)
+                    whenTrue.Add(t);
+                if (Cond(branch, s, false) is State f)
+                    whenFalse.Add(f);
+            }
+            var joined = new List<State>();
+            var seen = new HashSet<string>();
+            foreach (var s in ExecSteps(step.WhenFalse, whenFalse))
+                if (joined.Count < MaxStatesPerBlock && seen.Add(s.Signature))
+                    joined.Add(s);
+            foreach (var s in ExecSteps(step.WhenTrue, whenTrue))
+                if (joined.Count < MaxStatesPerBlock && seen.Add(s.Signature))
+                    joined.Add(s);
+            states = joined;
+        }
+        return states;
     }
 
     private MethodAnalysis Result()
@@ -266,7 +308,7 @@ internal sealed class PathEngine
             case ISimpleAssignmentOperation a:
                 return Assign(LockRef.KeyOf(a.Target), a.Value, s, skip);
             case IVariableDeclaratorOperation { Initializer: { } init } declarator:
-                // Only in straight-line bodies: the graph turns 'var x = e' into the assignment above.
+                // Only in structured bodies: the graph turns 'var x = e' into the assignment above.
                 return Assign(LockRef.LocalKey(declarator.Symbol), init.Value, s, skip);
             case ICompoundAssignmentOperation or IIncrementOrDecrementOperation:
             {

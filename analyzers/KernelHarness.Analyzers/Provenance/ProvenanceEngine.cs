@@ -78,9 +78,9 @@ internal sealed class ProvenanceEngine
         if (body is null || !HasCandidates(pm, body))
             return ImmutableArray<Finding>.Empty;
         var engine = new ProvenanceEngine(pm, method);
-        if (pm.Model.StraightLineBodies && StraightLineBody.Of(body) is { } straight)
+        if (pm.Model.StructuredOf(method, body) is { } structured)
         {
-            engine.ExploreStraightLine(straight);
+            engine.ExploreStructured(structured);
         }
         else
         {
@@ -130,15 +130,52 @@ internal sealed class ProvenanceEngine
         }
     }
 
-    /// <summary>The one path of a body without branches: its statements in order, then its exit.</summary>
-    private void ExploreStraightLine(StraightLineBody body)
+    /// <summary>The paths of a structured body: its statements in order, each fork's sides, then its exit.</summary>
+    private void ExploreStructured(StructuredBody body)
     {
-        var s = new PState();
-        foreach (var statement in body.Statements)
-            Walk(statement, s);
-        if (body.Returned is { } returned)
-            Walk(returned, s);
-        Exit(s, body.Returned);
+        foreach (var s in WalkSteps(body.Statements, new List<PState> { new PState() }))
+        {
+            if (body.Returned is { } returned)
+                Walk(returned, s);
+            Exit(s, body.Returned);
+        }
+    }
+
+    /// <summary>
+    /// Runs steps on every path. A fork refines each path by its condition as a branch of the graph does, each
+    /// side runs on its paths, and the paths join again (the same state once, the false side's first).
+    /// </summary>
+    private List<PState> WalkSteps(ImmutableArray<StructuredBody.Step> steps, List<PState> states)
+    {
+        foreach (var step in steps)
+        {
+            if (!step.IsFork)
+            {
+                foreach (var s in states)
+                    Walk(step.Operation, s);
+                continue;
+            }
+            var branch = step.Operation;
+            var whenTrue = new List<PState>(states.Count);
+            foreach (var s in states)
+            {
+                Walk(branch, s);
+                var t = s.Clone();
+                Refine(branch, t, true);
+                Refine(branch, s, false);
+                whenTrue.Add(t);
+            }
+            var joined = new List<PState>();
+            var seen = new HashSet<string>();
+            foreach (var s in WalkSteps(step.WhenFalse, states))
+                if (joined.Count < MaxStatesPerBlock && seen.Add(s.Signature()))
+                    joined.Add(s);
+            foreach (var s in WalkSteps(step.WhenTrue, whenTrue))
+                if (joined.Count < MaxStatesPerBlock && seen.Add(s.Signature()))
+                    joined.Add(s);
+            states = joined;
+        }
+        return states;
     }
 
     private void Process(ControlFlowGraph cfg, BasicBlock block, PState s, System.Action<BasicBlock, PState> enqueue)
@@ -205,7 +242,7 @@ internal sealed class ProvenanceEngine
                 Assign(Summaries.Eval.Unwrap(a.Target), a.Value, s);
                 break;
             case IVariableDeclaratorOperation { Initializer: { } init } declarator:
-                // Only in straight-line bodies: the graph turns 'var x = e' into an assignment.
+                // Only in structured bodies: the graph turns 'var x = e' into an assignment.
                 Assign(declarator.Symbol, init.Value, s);
                 break;
             case IFlowCaptureOperation fc:

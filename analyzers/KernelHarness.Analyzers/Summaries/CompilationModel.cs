@@ -26,6 +26,7 @@ internal sealed class CompilationModel
     private readonly ConcurrentDictionary<IOperation, ControlFlowGraph?> cfgs = new();
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<ContextOrigin>> ownContexts = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ControlFlowGraph?> nestedCfgs = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, StructuredBody?> structured = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ProcessOnly> contexts = new(SymbolEqualityComparer.Default);
 
     private CompilationModel(KernelSymbols symbols)
@@ -41,14 +42,14 @@ internal sealed class CompilationModel
     public CancellationToken CancellationToken { get; set; }
 
     /// <summary>
-    /// Whether the engines walk bodies without branches as written rather than through a control-flow graph
-    /// (<see cref="ContextEngine.StraightLineBody"/>). Always, except in the test that checks both ways agree.
+    /// Whether the engines walk structured bodies as written rather than through a control-flow graph
+    /// (<see cref="ContextEngine.StructuredBody"/>). Always, except in the test that checks both ways agree.
     /// </summary>
-    public bool StraightLineBodies { get; private set; } = true;
+    public bool StructuredBodies { get; private set; } = true;
 
     /// <summary>A model of its own, not the one the rules share: for that test, which compares the two ways.</summary>
-    internal static CompilationModel? CreateUnshared(Compilation compilation, bool straightLineBodies)
-        => KernelSymbols.TryCreate(compilation) is { } symbols ? new CompilationModel(symbols) { StraightLineBodies = straightLineBodies } : null;
+    internal static CompilationModel? CreateUnshared(Compilation compilation, bool structuredBodies)
+        => KernelSymbols.TryCreate(compilation) is { } symbols ? new CompilationModel(symbols) { StructuredBodies = structuredBodies } : null;
 
     /// <summary>The shared model, or null when the compilation does not reference the kernel API.</summary>
     public static CompilationModel? Get(Compilation compilation)
@@ -92,6 +93,7 @@ internal sealed class CompilationModel
             foreach (var m in scan.Methods)
             {
                 nestedCfgs.TryRemove(m, out _);
+                structured.TryRemove(m, out _);
                 if (scan.TryGetBody(m, out _, out var root))
                     cfgs.TryRemove(root, out _);
             }
@@ -156,6 +158,19 @@ internal sealed class CompilationModel
         var analysis = Analyze(callee, stack);
         recursion = analysis.HitRecursion;
         return analysis.Summary;
+    }
+
+    /// <summary>
+    /// The method's body as structured code both engines can walk as written, or null when they need its graph
+    /// (<see cref="StructuredBody"/>; always null when <see cref="StructuredBodies"/> is off). Found once per method.
+    /// </summary>
+    public StructuredBody? StructuredOf(IMethodSymbol method, IOperation body)
+    {
+        if (!StructuredBodies)
+            return null;
+        if (structured.TryGetValue(method, out var known))
+            return known;
+        return structured.GetOrAdd(method, StructuredBody.Of(body));
     }
 
     public ControlFlowGraph? CfgOf(IMethodSymbol method)

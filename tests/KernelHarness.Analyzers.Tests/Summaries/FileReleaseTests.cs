@@ -27,11 +27,11 @@ public class FileReleaseTests
     public void A_file_let_go_of_is_bound_again_for_a_caller_in_another_file_with_the_same_findings()
     {
         var compilation = CrossFileProject.Compile();
-        var kept = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        var kept = CompilationModel.CreateUnshared(compilation, structuredBodies: true)!;
         var expected = Findings(kept, Tree(compilation, "Handlers.cs"));
         Assert.Contains(expected, f => f.StartsWith("KH1001", StringComparison.Ordinal));
 
-        var released = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        var released = CompilationModel.CreateUnshared(compilation, structuredBodies: true)!;
         released.AddFileRule();
         // The helper's file is analysed and let go of before the handler's file asks whether refill() sleeps.
         var helpers = Tree(compilation, "Helpers.cs");
@@ -44,7 +44,7 @@ public class FileReleaseTests
     public void A_file_is_let_go_of_only_when_every_rule_is_done_with_it()
     {
         var compilation = CrossFileProject.Compile();
-        var model = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        var model = CompilationModel.CreateUnshared(compilation, structuredBodies: true)!;
         model.AddFileRule();
         model.AddFileRule();
         var helpers = Tree(compilation, "Helpers.cs");
@@ -61,7 +61,8 @@ public class FileReleaseTests
     public void The_operation_trees_of_a_file_let_go_of_can_be_collected()
     {
         var compilation = CrossFileProject.Compile();
-        var model = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
+        // Through the graphs, so that the graphs the model keeps are let go of too.
+        var model = CompilationModel.CreateUnshared(compilation, structuredBodies: false)!;
         model.AddFileRule();
         var helpers = Tree(compilation, "Helpers.cs");
         var body = AnalyseAndRelease(model, helpers);
@@ -80,7 +81,7 @@ public class FileReleaseTests
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference AnalyseAndRelease(CompilationModel model, SyntaxTree tree)
     {
-        // The engine and its graph (refill() branches) see the body before the file is let go of.
+        // The engine and its graph see the body before the file is let go of.
         foreach (var m in model.Index.MethodsIn(tree))
             _ = model.Analyze(m);
         var body = BodyOf(model, tree);

@@ -12,11 +12,11 @@ using Xunit;
 namespace KernelHarness.Analyzers.Tests.ContextEngine;
 
 /// <summary>
-/// The context and provenance engines walk bodies without branches as written, not through a control-flow
-/// graph. They must conclude exactly what the graph would: every finding (rule, place, message), every lock
-/// summary and every atomic call site, on the corpora and on shapes chosen to be awkward.
+/// The context and provenance engines walk structured bodies (statements and if/else forks) as written, not
+/// through a control-flow graph. They must conclude exactly what the graph would: every finding (rule, place,
+/// message), every lock summary and every atomic call site, on the corpora and on shapes chosen to be awkward.
 /// </summary>
-public class StraightLineBodyTests
+public class StructuredBodyTests
 {
     private const string Awkward = @"
 using KernelHarness;
@@ -130,6 +130,86 @@ public sealed class Awkward
         mutex_unlock(mtx);
         mutex_unlock(mtx);
     }
+
+    // Forks: a trylock tested by the if, conditional locking correlated by one flag, locking on one side only.
+    private bool use_lock;
+
+    public void try_then_count()
+    {
+        if (spin_trylock(lk))
+        {
+            count++;
+            spin_unlock(lk);
+        }
+        else
+            count--;
+    }
+
+    public void correlated_locking()
+    {
+        if (use_lock)
+            spin_lock(lk);
+        count++;
+        if (use_lock)
+            spin_unlock(lk);
+        msleep(1);
+    }
+
+    public void locks_on_one_side(uint n)
+    {
+        if (n > 0)
+            spin_lock(lk);
+        msleep(n);
+    }
+
+    public int returns_under_one_side(int n)
+    {
+        if (n > 0)
+            mutex_lock(mtx);
+        else if (n < 0)
+            spin_lock(lk);
+        return n;
+    }
+
+    // Allocations on forks: a null check, a free on one side only, a free on both.
+    public void checks_then_frees()
+    {
+        var b = kmalloc(16, GFP_KERNEL);
+        if (b != NULL)
+        {
+            ptr_ref<int>(b) = 3;
+            kfree(b);
+        }
+    }
+
+    public void checks_one_way_uses_the_other(int n)
+    {
+        var b = kzalloc(16, GFP_KERNEL);
+        if (b == NULL)
+            count++;
+        else
+            memset(b, 0, 16);
+        if (n > 0)
+            memset(b, 1, 16);
+        kfree(b);
+    }
+
+    public void frees_on_one_side(int n)
+    {
+        var b = kmalloc(16, GFP_KERNEL);
+        if (n > 0)
+            kfree(b);
+    }
+
+    public void frees_on_both_sides_and_again(int n)
+    {
+        var b = kmalloc(16, GFP_KERNEL);
+        if (n > 0)
+            kfree(b);
+        else
+            kfree(b);
+        kfree(b);
+    }
 }
 ";
 
@@ -142,28 +222,34 @@ public sealed class Awkward
 
     [Theory]
     [MemberData(nameof(Sources))]
-    public void Straight_line_walk_concludes_what_the_graph_concludes(string file)
+    public void Structured_walk_concludes_what_the_graph_concludes(string file)
     {
         var source = file == "Awkward.cs" ? Awkward : File.ReadAllText(Path.Combine(AppContext.BaseDirectory, file));
         var compilation = TestProject.Compile(new[] { (Path.GetFileName(file), source) }, withUsings: false);
         TestProject.AssertCompiles(compilation);
-        var straight = CompilationModel.CreateUnshared(compilation, straightLineBodies: true)!;
-        var graphs = CompilationModel.CreateUnshared(compilation, straightLineBodies: false)!;
-        int straightBodies = 0;
+        var structured = CompilationModel.CreateUnshared(compilation, structuredBodies: true)!;
+        var graphs = CompilationModel.CreateUnshared(compilation, structuredBodies: false)!;
+        int structuredBodies = 0, forkedBodies = 0;
         foreach (var tree in compilation.SyntaxTrees)
         {
-            var methods = straight.Index.MethodsIn(tree);
+            var methods = structured.Index.MethodsIn(tree);
             var graphMethods = graphs.Index.MethodsIn(tree);
             Assert.Equal(methods.Count, graphMethods.Count);
             for (int i = 0; i < methods.Count; i++)
             {
-                if (StraightLineBody.Of(straight.Index.BodyOf(methods[i])!) is not null)
-                    straightBodies++;
-                Assert.Equal(Describe(graphs.Analyze(graphMethods[i])), Describe(straight.Analyze(methods[i])));
-                Assert.Equal(Describe(ProvenanceModel.Get(graphs).Analyze(graphMethods[i])), Describe(ProvenanceModel.Get(straight).Analyze(methods[i])));
+                if (StructuredBody.Of(structured.Index.BodyOf(methods[i])!) is { } body)
+                {
+                    structuredBodies++;
+                    if (body.Statements.Any(s => s.IsFork))
+                        forkedBodies++;
+                }
+                Assert.Equal(Describe(graphs.Analyze(graphMethods[i])), Describe(structured.Analyze(methods[i])));
+                Assert.Equal(Describe(ProvenanceModel.Get(graphs).Analyze(graphMethods[i])), Describe(ProvenanceModel.Get(structured).Analyze(methods[i])));
             }
         }
-        Assert.True(straightBodies > 0, "no body of " + file + " took the straight-line walk");
+        Assert.True(structuredBodies > 0, "no body of " + file + " took the structured walk");
+        if (file == "Awkward.cs")
+            Assert.True(forkedBodies >= 8, "the awkward source's forks did not take the structured walk");
     }
 
     [Fact]
@@ -178,7 +264,11 @@ public sealed class Awkward
     }
 
     [Theory]
-    [InlineData("if (count > 0) count--;")]
+    [InlineData("if (count > 0) return; count--;")]
+    [InlineData("if (count > 0) { count--; return; }")]
+    [InlineData("if (count > 0 && count < 9) count--;")]
+    [InlineData("if (name is string) count--;")]
+    [InlineData("if (count == 1) count++; if (count == 2) count++; if (count == 3) count++; if (count == 4) count++; if (count == 5) count++;")]
     [InlineData("count = count > 0 ? 1 : 2;")]
     [InlineData("bool b = count > 0 && count < 9;")]
     [InlineData("object? o = name ?? \"x\";")]
@@ -191,9 +281,9 @@ public sealed class Awkward
     [InlineData("var l = new System.Collections.Generic.List<int> { 1 };")]
     [InlineData("return; count++;")]
     [InlineData("throw new System.InvalidOperationException();")]
-    public void A_body_that_branches_goes_to_the_graph(string statements)
+    public void A_body_the_walk_cannot_follow_goes_to_the_graph(string statements)
     {
-        Assert.Null(StraightLineBody.Of(BodyOf(statements)));
+        Assert.Null(StructuredBody.Of(BodyOf(statements)));
     }
 
     [Theory]
@@ -202,9 +292,12 @@ public sealed class Awkward
     [InlineData("var s = $\"{count}\"; name = s;")]
     [InlineData("System.Action f = () => { if (count > 0) count--; }; f();")]
     [InlineData("count++; return;")]
-    public void A_body_without_branches_is_straight_line(string statements)
+    [InlineData("if (count > 0) count--;")]
+    [InlineData("if (count > 0) { count--; } else if (count < 0) { count++; } else { name = null; }")]
+    [InlineData("if (count > 0) { if (name != null) count--; } count++;")]
+    public void A_body_of_statements_and_forks_is_structured(string statements)
     {
-        Assert.NotNull(StraightLineBody.Of(BodyOf(statements)));
+        Assert.NotNull(StructuredBody.Of(BodyOf(statements)));
     }
 
     private static IOperation BodyOf(string statements)

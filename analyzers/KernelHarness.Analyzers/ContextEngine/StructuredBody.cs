@@ -1,0 +1,177 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+
+namespace KernelHarness.Analyzers.ContextEngine;
+
+/// <summary>
+/// A body the engines can walk as it is written instead of through a control-flow graph: statements in
+/// order, with <c>if</c>/<c>else</c> forks that join again after them, leaving at its end (or its one closing
+/// <c>return</c>). Most kernel functions are like this — a handler that takes a lock, counts, releases it and
+/// schedules a tasklet; a poll routine that frees a buffer if it got one — and the graph of such a body says
+/// nothing its statements do not. Anything else sends the body to the graph: loops, <c>switch</c>, <c>try</c>,
+/// <c>using</c>, <c>lock</c>, <c>goto</c>, a <c>return</c> before the end, a branch inside an expression (<c>?:</c>,
+/// <c>&amp;&amp;</c>, <c>||</c>, <c>??</c>, <c>?.</c>, switch expressions, patterns, <c>throw</c>), constructs the graph
+/// rewrites (object initializers), or more forks than <see cref="MaxForks"/>.
+/// </summary>
+internal sealed class StructuredBody
+{
+    /// <summary>More forks than this and the paths could outnumber what the graph walk keeps per block.</summary>
+    public const int MaxForks = 4;
+
+    private StructuredBody(ImmutableArray<Step> statements, IOperation? returned)
+    {
+        Statements = statements;
+        Returned = returned;
+    }
+
+    /// <summary>The statements before the closing return, in order (nested blocks flattened).</summary>
+    public ImmutableArray<Step> Statements { get; }
+
+    /// <summary>The value of the closing <c>return</c>, if the body ends in one that returns a value.</summary>
+    public IOperation? Returned { get; }
+
+    /// <summary>One statement, or one <c>if</c>: its condition and the statements of each side (empty when there is no <c>else</c>).</summary>
+    public readonly struct Step
+    {
+        private Step(IOperation operation, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse, bool isFork)
+        {
+            Operation = operation;
+            WhenTrue = whenTrue;
+            WhenFalse = whenFalse;
+            IsFork = isFork;
+        }
+
+        public static Step Statement(IOperation statement) => new(statement, ImmutableArray<Step>.Empty, ImmutableArray<Step>.Empty, false);
+
+        public static Step Fork(IOperation condition, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse) => new(condition, whenTrue, whenFalse, true);
+
+        /// <summary>The statement, or the condition of a fork.</summary>
+        public IOperation Operation { get; }
+
+        public bool IsFork { get; }
+
+        public ImmutableArray<Step> WhenTrue { get; }
+
+        public ImmutableArray<Step> WhenFalse { get; }
+    }
+
+    /// <summary>The body as structured code, or null when the graph must walk it (or it is not a body of a known shape).</summary>
+    public static StructuredBody? Of(IOperation body)
+    {
+        IBlockOperation? block = body switch
+        {
+            IMethodBodyOperation { BlockBody: { } b, ExpressionBody: null } => b,
+            IMethodBodyOperation { BlockBody: null, ExpressionBody: { } e } => e,
+            IAnonymousFunctionOperation a => a.Body,
+            ILocalFunctionOperation { Body: { } b, IgnoredBody: null } => b,
+            _ => null,
+        };
+        if (block is null)
+            return null;
+        var operations = new List<IOperation>();
+        FlattenBlocks(block, operations);
+        var pending = new Stack<IOperation>();
+        IOperation? returned = null;
+        if (operations.Count > 0 && operations[operations.Count - 1] is IReturnOperation last)
+        {
+            operations.RemoveAt(operations.Count - 1);
+            returned = last.ReturnedValue;
+            if (returned is not null && !IsStraight(returned, pending))
+                return null;
+        }
+        int forks = 0;
+        var statements = Steps(operations, pending, ref forks);
+        return statements.IsDefault ? null : new StructuredBody(statements, returned);
+    }
+
+    /// <summary>The steps of a list of statements; default when one of them takes the body to the graph.</summary>
+    private static ImmutableArray<Step> Steps(List<IOperation> operations, Stack<IOperation> pending, ref int forks)
+    {
+        var steps = ImmutableArray.CreateBuilder<Step>(operations.Count);
+        foreach (var s in operations)
+        {
+            switch (s)
+            {
+                case ILocalFunctionOperation or IEmptyOperation:
+                    break; // a local function is a body of its own; it runs only when called
+                case IExpressionStatementOperation or IVariableDeclarationGroupOperation:
+                    if (!IsStraight(s, pending))
+                        return default;
+                    steps.Add(Step.Statement(s));
+                    break;
+                case IConditionalOperation { Type: null } branch when ++forks <= MaxForks && IsStraight(branch.Condition, pending):
+                {
+                    var whenTrue = Side(branch.WhenTrue, pending, ref forks);
+                    var whenFalse = branch.WhenFalse is null ? ImmutableArray<Step>.Empty : Side(branch.WhenFalse, pending, ref forks);
+                    if (whenTrue.IsDefault || whenFalse.IsDefault)
+                        return default;
+                    steps.Add(Step.Fork(branch.Condition, whenTrue, whenFalse));
+                    break;
+                }
+                default:
+                    return default; // loops, switch, try, using, lock, goto, labels, throw, yield, a return before the end…
+            }
+        }
+        return steps.ToImmutable();
+    }
+
+    private static ImmutableArray<Step> Side(IOperation statement, Stack<IOperation> pending, ref int forks)
+    {
+        var operations = new List<IOperation>();
+        if (statement is IBlockOperation block)
+            FlattenBlocks(block, operations);
+        else
+            operations.Add(statement);
+        return Steps(operations, pending, ref forks);
+    }
+
+    private static void FlattenBlocks(IBlockOperation block, List<IOperation> into)
+    {
+        foreach (var s in block.Operations)
+        {
+            if (s is IBlockOperation inner)
+                FlattenBlocks(inner, into);
+            else
+                into.Add(s);
+        }
+    }
+
+    /// <summary>Does evaluating <paramref name="op"/> take a single path, through operations the graph keeps as they are?</summary>
+    private static bool IsStraight(IOperation op, Stack<IOperation> stack)
+    {
+        stack.Clear();
+        stack.Push(op);
+        while (stack.Count > 0)
+        {
+            var o = stack.Pop();
+            switch (o)
+            {
+                case IAnonymousFunctionOperation or ILocalFunctionOperation:
+                    continue; // not run here
+                case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.ConditionalOr }:
+                    return false;
+                case IObjectCreationOperation { Initializer: not null }:
+                    return false;
+                case IVariableDeclarationOperation { Initializer: not null }:
+                    return false; // C# 'int a, b = 1' forms the graph lowers its own way
+                case IExpressionStatementOperation or IVariableDeclarationGroupOperation or IVariableDeclarationOperation or IVariableDeclaratorOperation
+                    or IVariableInitializerOperation or IInvocationOperation or IArgumentOperation or ILiteralOperation or ILocalReferenceOperation
+                    or IParameterReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation or IInstanceReferenceOperation
+                    or IConversionOperation or ISimpleAssignmentOperation or ICompoundAssignmentOperation or IIncrementOrDecrementOperation
+                    or IBinaryOperation or IUnaryOperation or IObjectCreationOperation or IDelegateCreationOperation or IMethodReferenceOperation
+                    or IDefaultValueOperation or ITypeOfOperation or ISizeOfOperation or INameOfOperation or IArrayElementReferenceOperation
+                    or IParenthesizedOperation or IDiscardOperation or IDeclarationExpressionOperation or IArrayCreationOperation
+                    or IArrayInitializerOperation or IInterpolatedStringOperation or IInterpolationOperation or IInterpolatedStringTextOperation
+                    or IEventReferenceOperation:
+                    break;
+                default:
+                    return false; // ?:, ??, ?., switch expressions, patterns, throw, await, with, tuples…
+            }
+            foreach (var c in o.ChildOperations)
+                stack.Push(c);
+        }
+        return true;
+    }
+}
