@@ -28,12 +28,13 @@ internal sealed class PathEngine
     private readonly ContextOrigin? ownAtomic;
     private readonly Ctx ownKinds;
     private readonly bool registered;
-    private readonly Dictionary<string, Finding> findings = new();
-    private readonly HashSet<int> atomicCallSites = new();
-    private readonly Dictionary<int, AtomicGfpSite> gfpSites = new();
-    private readonly List<Exit> exits = new();
-    private readonly List<(string Key, LockKind Kind, string? FlagsKey, string Api, Location Loc, string Rule, string Message)> unmatched = new();
-    private readonly HashSet<string> acquiredKeys = new();
+    // The engine runs once per function of the compilation, and most find nothing: what it collects is made on first use.
+    private Dictionary<string, Finding>? findings;
+    private HashSet<int>? atomicCallSites;
+    private Dictionary<int, AtomicGfpSite>? gfpSites;
+    private readonly List<Exit> exits = new(1);
+    private List<(string Key, LockKind Kind, string? FlagsKey, string Api, Location Loc, string Rule, string Message)>? unmatched;
+    private HashSet<string>? acquiredKeys;
     private bool hitRecursion;
 
     private sealed record Exit(State State, Cat Category, Location Location, string Text);
@@ -172,7 +173,12 @@ internal sealed class PathEngine
     private MethodAnalysis Result()
     {
         Conclude();
-        return new MethodAnalysis(method, findings.Values.ToImmutableArray(), BuildSummary(), atomicCallSites.OrderBy(x => x).ToImmutableArray(), gfpSites.Values.ToImmutableArray(), hitRecursion);
+        return new MethodAnalysis(method,
+            findings is null ? ImmutableArray<Finding>.Empty : findings.Values.ToImmutableArray(),
+            BuildSummary(),
+            atomicCallSites is null ? ImmutableArray<int>.Empty : atomicCallSites.OrderBy(x => x).ToImmutableArray(),
+            gfpSites is null ? ImmutableArray<AtomicGfpSite>.Empty : gfpSites.Values.ToImmutableArray(),
+            hitRecursion);
     }
 
     private State EntryState()
@@ -469,7 +475,7 @@ internal sealed class PathEngine
         var info = k.Info(target);
         var held = s.FirstAtomic;
         if (held is not null)
-            atomicCallSites.Add(inv.Syntax.SpanStart);
+            (atomicCallSites ??= new HashSet<int>()).Add(inv.Syntax.SpanStart);
         if (held is not null || ownAtomic is not null)
             CheckSleep(inv, info, held);
         RecordAtomicGfp(inv, info, held is not null || ownAtomic is not null);
@@ -569,7 +575,7 @@ internal sealed class PathEngine
 
     private State Acquire(State s, Held h, Location at)
     {
-        acquiredKeys.Add(h.Key);
+        (acquiredKeys ??= new HashSet<string>()).Add(h.Key);
         if (!Kinds.IsContext(h.Kind) && !Kinds.IsRead(h.Kind))
         {
             var existing = s.Held.FirstOrDefault(x => x.Key == h.Key && !Kinds.IsContext(x.Kind));
@@ -687,7 +693,7 @@ internal sealed class PathEngine
     }
 
     private void Unmatched(string key, LockKind kind, string? flagsKey, string api, Location at, string rule, string message)
-        => unmatched.Add((key, kind, flagsKey, api, at, rule, message));
+        => (unmatched ??= new()).Add((key, kind, flagsKey, api, at, rule, message));
 
     // ---------------------------------------------------------------- sleeping
 
@@ -747,6 +753,7 @@ internal sealed class PathEngine
         if (k.AllowsBlocking(g) || (g & k.Bit("__GFP_HIGH")) == 0)
             return;
         var span = arg.Value.Syntax.SpanStart;
+        gfpSites ??= new Dictionary<int, AtomicGfpSite>();
         gfpSites.TryGetValue(span, out var previous);
         gfpSites[span] = new AtomicGfpSite(arg.Value.Syntax.GetLocation(), k.DisplayName(inv.TargetMethod), arg.Value.Syntax.ToString(), atomic || (previous?.AtomicOnSomePath ?? false));
     }
@@ -754,6 +761,7 @@ internal sealed class PathEngine
     private void Add(Finding f)
     {
         var key = f.Id + "@" + f.Location.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + (f.Id is DiagnosticIds.SleepInAtomicContext or DiagnosticIds.BlockingGfpInAtomicContext ? "" : f.Args.FirstOrDefault());
+        findings ??= new Dictionary<string, Finding>();
         if (!findings.ContainsKey(key))
             findings[key] = f;
     }
@@ -828,6 +836,8 @@ internal sealed class PathEngine
 
     private void Conclude()
     {
+        if (unmatched is null && !HeldAtSomeExit())
+            return; // nothing acquired here is still held at an exit, and nothing released that was not taken
         var info = k.Info(method);
         var declared = new HashSet<string>(info.Acquires.Where(a => !a.IsContext).Select(a => LockRef.ResolvePath(a.Path, method, null).Key ?? ""));
         foreach (var a in info.Acquires.Where(a => a.IsContext))
@@ -871,14 +881,24 @@ internal sealed class PathEngine
             }
         }
 
-        foreach (var u in unmatched)
+        foreach (var u in unmatched ?? Enumerable.Empty<(string Key, LockKind Kind, string? FlagsKey, string Api, Location Loc, string Rule, string Message)>())
         {
-            bool owns = registered || acquiredKeys.Contains(u.Key) || (Kinds.IsContext(u.Kind) && acquiredKeys.Any(a => a.StartsWith(Kinds.ContextKey(u.Kind, null).TrimEnd('>'), System.StringComparison.Ordinal)));
+            bool owns = registered || (acquiredKeys is not null && (acquiredKeys.Contains(u.Key) || (Kinds.IsContext(u.Kind) && acquiredKeys.Any(a => a.StartsWith(Kinds.ContextKey(u.Kind, null).TrimEnd('>'), System.StringComparison.Ordinal)))));
             if (owns)
                 Add(Finding.Create(u.Rule, u.Loc, ImmutableArray<Location>.Empty, u.Message));
             else if (Kinds.IsContext(u.Kind) ? (u.FlagsKey is null || LockRef.IsVisibleToCallers(u.FlagsKey)) : LockRef.IsVisibleToCallers(u.Key))
                 helperReleases.Add(new LockEffect(u.Key, Pretty(u.Key), u.Kind, When.Always, u.Api, u.FlagsKey, null, method));
         }
+    }
+
+    /// <summary>Does some exit hold something this method acquired (not what it was entered with)?</summary>
+    private bool HeldAtSomeExit()
+    {
+        foreach (var e in exits)
+            foreach (var h in e.State.Held)
+                if (!h.FromEntry)
+                    return true;
+        return false;
     }
 
     private readonly List<LockEffect> helperAcquires = new();

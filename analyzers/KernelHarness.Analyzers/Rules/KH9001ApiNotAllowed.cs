@@ -27,7 +27,7 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
     private protected override DiagnosticDescriptor Rule => Descriptors.KH9001;
 
     /// <summary>The operations whose symbols an allowlist governs: the uses the grader's IL check sees as member references.</summary>
-    private static readonly OperationKind[] CheckedKinds =
+    private static readonly HashSet<OperationKind> CheckedKinds = new()
     {
         OperationKind.Invocation, OperationKind.ObjectCreation, OperationKind.PropertyReference, OperationKind.FieldReference,
         OperationKind.EventReference, OperationKind.MethodReference, OperationKind.TypeOf, OperationKind.Conversion,
@@ -44,8 +44,8 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         RegisterFileAction(start, model, file =>
         {
             System.Action<Diagnostic> report = file.Report;
-            foreach (var kind in CheckedKinds)
-                foreach (var site in file.Operations(kind))
+            foreach (var site in file.Operations())
+                if (CheckedKinds.Contains(site.Operation.Kind))
                     checker.Operation(site.Operation, report);
         });
         start.RegisterSymbolAction(ctx => checker.Symbol(ctx), SymbolKind.NamedType, SymbolKind.Method, SymbolKind.Field, SymbolKind.Property, SymbolKind.Event);

@@ -53,8 +53,8 @@ internal sealed class CompilationIndex
     private readonly ConcurrentDictionary<SyntaxNode, Lazy<DeclarationScan>> scans = new();
     private readonly ConcurrentDictionary<SyntaxTree, FileDeclarations> files = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentDictionary<SyntaxTree, Dictionary<string, List<SyntaxNode>>> fileMentions = new();
-    private readonly Lazy<Dictionary<string, List<SyntaxNode>>> mentions;
+    private readonly ConcurrentDictionary<SyntaxTree, Dictionary<string, Mentioners>> fileMentions = new();
+    private readonly Lazy<Dictionary<string, Mentioners>> mentions;
     private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
@@ -64,7 +64,7 @@ internal sealed class CompilationIndex
     {
         this.k = k;
         this.models = models;
-        mentions = new Lazy<Dictionary<string, List<SyntaxNode>>>(BuildMentions, LazyThreadSafetyMode.ExecutionAndPublication);
+        mentions = new Lazy<Dictionary<string, Mentioners>>(BuildMentions, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>A file's declarations with code, in source order, and (once scanned) its methods and operations.</summary>
@@ -106,14 +106,14 @@ internal sealed class CompilationIndex
     /// Which of a file's declarations mention each identifier in their code (a method's body, not its own name
     /// or signature), in source order: the candidates for a question about a name, found from syntax alone.
     /// </summary>
-    private Dictionary<string, List<SyntaxNode>> MentionsIn(SyntaxTree tree)
+    private Dictionary<string, Mentioners> MentionsIn(SyntaxTree tree)
         => fileMentions.TryGetValue(tree, out var known) ? known : fileMentions.GetOrAdd(tree, t => CollectMentions(DeclarationsOf(t).Declarations));
 
-    private static Dictionary<string, List<SyntaxNode>> CollectMentions(List<SyntaxNode> declarations)
+    private static Dictionary<string, Mentioners> CollectMentions(List<SyntaxNode> declarations)
     {
         // One map per file, not a set per declaration, and a walk with a stack of its own (no enumerator per
         // node): this runs over every token of every file the rules look at.
-        var map = new Dictionary<string, List<SyntaxNode>>(System.StringComparer.Ordinal);
+        var map = new Dictionary<string, Mentioners>(System.StringComparer.Ordinal);
         var pending = new Stack<SyntaxNode>();
         foreach (var d in declarations)
         {
@@ -152,28 +152,68 @@ internal sealed class CompilationIndex
             pending.Push(node);
     }
 
-    private static void AddMention(Dictionary<string, List<SyntaxNode>> map, string name, SyntaxNode declaration)
-    {
-        if (!map.TryGetValue(name, out var list))
-            map[name] = list = new List<SyntaxNode>(1);
-        if (list.Count == 0 || !ReferenceEquals(list[list.Count - 1], declaration))
-            list.Add(declaration);
-    }
+    private static void AddMention(Dictionary<string, Mentioners> map, string name, SyntaxNode declaration)
+        => map[name] = map.TryGetValue(name, out var known) ? known.With(declaration) : new Mentioners(declaration);
 
     /// <summary>Which declarations mention each identifier: the candidates for a question about a public name.</summary>
-    private Dictionary<string, List<SyntaxNode>> BuildMentions()
+    private Dictionary<string, Mentioners> BuildMentions()
     {
-        var map = new Dictionary<string, List<SyntaxNode>>(System.StringComparer.Ordinal);
+        var map = new Dictionary<string, Mentioners>(System.StringComparer.Ordinal);
         foreach (var tree in k.Compilation.SyntaxTrees)
-        {
             foreach (var pair in MentionsIn(tree))
+                foreach (var declaration in pair.Value)
+                    AddMention(map, pair.Key, declaration);
+        return map;
+    }
+
+    /// <summary>
+    /// The declarations that mention one name, in source order, without repeats. Most names are mentioned by
+    /// one declaration of a file: that one is held as it is, and a list made only for a second.
+    /// </summary>
+    private readonly struct Mentioners
+    {
+        private readonly object value; // a SyntaxNode, or a List<SyntaxNode> of two or more
+
+        public Mentioners(SyntaxNode declaration) => value = declaration;
+
+        private Mentioners(List<SyntaxNode> declarations) => value = declarations;
+
+        /// <summary>These and <paramref name="declaration"/>, unless it is the last one already.</summary>
+        public Mentioners With(SyntaxNode declaration)
+        {
+            switch (value)
             {
-                if (!map.TryGetValue(pair.Key, out var all))
-                    map[pair.Key] = all = new List<SyntaxNode>(pair.Value.Count);
-                all.AddRange(pair.Value);
+                case SyntaxNode one when ReferenceEquals(one, declaration):
+                    return this;
+                case SyntaxNode one:
+                    return new Mentioners(new List<SyntaxNode>(2) { one, declaration });
+                default:
+                    var list = (List<SyntaxNode>)value;
+                    if (!ReferenceEquals(list[list.Count - 1], declaration))
+                        list.Add(declaration);
+                    return this;
             }
         }
-        return map;
+
+        public bool Contains(SyntaxNode declaration) => value is List<SyntaxNode> list ? list.Contains(declaration) : ReferenceEquals(value, declaration);
+
+        public Enumerator GetEnumerator() => new(value);
+
+        public struct Enumerator
+        {
+            private readonly object value;
+            private int index;
+
+            public Enumerator(object value)
+            {
+                this.value = value;
+                index = -1;
+            }
+
+            public SyntaxNode Current => value as SyntaxNode ?? ((List<SyntaxNode>)value)[index];
+
+            public bool MoveNext() => value is List<SyntaxNode> list ? ++index < list.Count : ++index == 0;
+        }
     }
 
     /// <summary>The scans of the declarations that mention <paramref name="name"/> anywhere in the compilation.</summary>
@@ -396,9 +436,17 @@ internal sealed class CompilationIndex
     private static IEnumerable<OperationSite> OperationsIn(IEnumerable<DeclarationScan> scans, OperationKind kind)
     {
         foreach (var scan in scans)
-            if (scan.ByKind.TryGetValue(kind, out var sites))
-                foreach (var site in sites)
+            foreach (var site in scan.Sites)
+                if (site.Operation.Kind == kind)
                     yield return site;
+    }
+
+    /// <summary>The operations of <paramref name="tree"/>'s code of every kind a rule reads by kind, in source order.</summary>
+    public IEnumerable<OperationSite> OperationsIn(SyntaxTree tree)
+    {
+        foreach (var scan in ScanFile(tree).Scans!)
+            foreach (var site in scan.Sites)
+                yield return site;
     }
 
     /// <summary>The function whose body holds the site's operation: the innermost lambda or local function, else the member.</summary>

@@ -30,14 +30,14 @@ internal sealed class DeclarationScan
     private static readonly Dictionary<IMethodSymbol, List<CallEdge>> NoCallers = new(SymbolEqualityComparer.Default);
     private static readonly Dictionary<ISymbol, List<IOperation>> NoStores = new(SymbolEqualityComparer.Default);
     private static readonly List<(IOperation, CallbackSpec, IInvocationOperation, string)> NoRegistrations = new();
-    private static readonly Dictionary<OperationKind, List<OperationSite>> NoSites = new();
+    private static readonly List<OperationSite> NoSites = new();
 
     private Dictionary<IMethodSymbol, (IOperation Body, IOperation Root)>? bodies;
     private Dictionary<IMethodSymbol, List<CallEdge>>? callers;
     private Dictionary<ISymbol, List<IOperation>>? delegateStores;
     private HashSet<IMethodSymbol>? escapes;
     private List<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)>? pendingRegistrations;
-    private Dictionary<OperationKind, List<OperationSite>>? byKind;
+    private List<OperationSite>? sites;
 
     public List<IMethodSymbol> Methods { get; } = new(1);
 
@@ -59,7 +59,8 @@ internal sealed class DeclarationScan
     /// <summary>Is <paramref name="m"/> turned into a delegate here other than for a registration?</summary>
     public bool Escapes(IMethodSymbol m) => escapes is not null && escapes.Contains(m);
     public IReadOnlyList<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> PendingRegistrations => pendingRegistrations ?? NoRegistrations;
-    public IReadOnlyDictionary<OperationKind, List<OperationSite>> ByKind => byKind ?? NoSites;
+    /// <summary>The operations of the kinds some rule looks up by kind, in the order of the code (one list: rules filter by kind).</summary>
+    public IReadOnlyList<OperationSite> Sites => sites ?? NoSites;
 
     /// <summary>The kinds of operation some rule looks up by kind (KH9001 reads most member references).</summary>
     private static readonly HashSet<OperationKind> KindsRead = new()
@@ -86,12 +87,7 @@ internal sealed class DeclarationScan
     public void Walk(IOperation op, ISymbol owner, ISymbol top, IOperation root)
     {
         if (KindsRead.Contains(op.Kind))
-        {
-            byKind ??= new Dictionary<OperationKind, List<OperationSite>>();
-            if (!byKind.TryGetValue(op.Kind, out var sites))
-                byKind[op.Kind] = sites = new List<OperationSite>();
-            sites.Add(new OperationSite(op, top));
-        }
+            (sites ??= new List<OperationSite>()).Add(new OperationSite(op, top));
         switch (op)
         {
             case IAnonymousFunctionOperation lambda:
