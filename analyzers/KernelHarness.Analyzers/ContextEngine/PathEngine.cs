@@ -37,7 +37,8 @@ internal sealed class PathEngine
     private HashSet<string>? acquiredKeys;
     private bool hitRecursion;
 
-    private sealed record Exit(State State, Cat Category, Location Location, string Text);
+    /// <summary>A path's exit: its state, what it returns, and the syntax it leaves by (made into words only for a finding).</summary>
+    private sealed record Exit(State State, Cat Category, SyntaxNode? Near);
 
     private enum Cat { Unknown, True, False, Zero, Positive, Negative, Null, NonNull, Truthy, Falsy }
 
@@ -771,22 +772,21 @@ internal sealed class PathEngine
     /// <summary>Records an exit; <paramref name="near"/> is the returned value's syntax, or the last code before the exit.</summary>
     private void RecordExit(State s, IOperation? returned, SyntaxNode? near)
     {
-        var (loc, text) = ExitPlace(near);
         if (returned is null)
         {
-            exits.Add(new Exit(s, Cat.Unknown, loc, text));
+            exits.Add(new Exit(s, Cat.Unknown, near));
             return;
         }
         var cat = Category(returned);
         if (cat == Cat.Unknown && (CondCore(returned) is not null || (LockRef.KeyOf(Eval.Unwrap(returned)) is string rk && s.PendingByKey.ContainsKey(rk))))
         {
             if (Cond(returned, s, true) is State t)
-                exits.Add(new Exit(t, Cat.Truthy, loc, text));
+                exits.Add(new Exit(t, Cat.Truthy, near));
             if (Cond(returned, s, false) is State f)
-                exits.Add(new Exit(f, Cat.Falsy, loc, text));
+                exits.Add(new Exit(f, Cat.Falsy, near));
             return;
         }
-        exits.Add(new Exit(s, cat, loc, text));
+        exits.Add(new Exit(s, cat, near));
     }
 
     private (Location, string) ExitPlace(SyntaxNode? node)
@@ -876,8 +876,9 @@ internal sealed class PathEngine
                 var pair = h.Acquirer is null ? null : k.Info(h.Acquirer).PairsWith.FirstOrDefault();
                 var what = Kinds.IsContext(h.Kind) ? "" : $" ({Kinds.Noun(h.Kind)} '{h.Display}')";
                 var undo = pair is null ? "released" : $"undone by {pair}()";
-                Add(Finding.Create(Kinds.BalanceRule(h.Kind), h.Site, ImmutableArray.Create(first.Exit.Location),
-                    $"{h.Api}(){what} at line {Kinds.Line(h.Site)} is not {undo} on the path through {first.Exit.Text}"));
+                var (exitLocation, exitText) = ExitPlace(first.Exit.Near);
+                Add(Finding.Create(Kinds.BalanceRule(h.Kind), h.Site, ImmutableArray.Create(exitLocation),
+                    $"{h.Api}(){what} at line {Kinds.Line(h.Site)} is not {undo} on the path through {exitText}"));
             }
         }
 

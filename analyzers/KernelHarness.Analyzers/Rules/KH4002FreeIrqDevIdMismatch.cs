@@ -20,10 +20,10 @@ public sealed class FreeIrqDevIdMismatchAnalyzer : KernelRuleAnalyzer
     private protected override void AnalyzeFile(FileContext file)
     {
         var model = file.Model;
+        var irqs = IrqRequests.Get(model);
         foreach (var site in file.Operations(OperationKind.Invocation))
         {
             var inv = (IInvocationOperation)site.Operation;
-            var irqs = IrqRequests.Get(model);
             if (!irqs.Frees.Contains(inv.TargetMethod.OriginalDefinition) || inv.Arguments.Length < 2)
                 continue;
             var frame = site.Member as IMethodSymbol ?? inv.TargetMethod;

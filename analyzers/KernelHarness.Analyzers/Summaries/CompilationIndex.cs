@@ -113,7 +113,8 @@ internal sealed class CompilationIndex
     {
         // One map per file, not a set per declaration, and a walk with a stack of its own (no enumerator per
         // node): this runs over every token of every file the rules look at.
-        var map = new Dictionary<string, Mentioners>(System.StringComparer.Ordinal);
+        // Sized for a file of a few methods, so that most files never grow it.
+        var map = new Dictionary<string, Mentioners>(64, System.StringComparer.Ordinal);
         var pending = new Stack<SyntaxNode>();
         foreach (var d in declarations)
         {
@@ -158,9 +159,10 @@ internal sealed class CompilationIndex
     /// <summary>Which declarations mention each identifier: the candidates for a question about a public name.</summary>
     private Dictionary<string, Mentioners> BuildMentions()
     {
-        var map = new Dictionary<string, Mentioners>(System.StringComparer.Ordinal);
-        foreach (var tree in k.Compilation.SyntaxTrees)
-            foreach (var pair in MentionsIn(tree))
+        var files = k.Compilation.SyntaxTrees.Select(MentionsIn).ToList();
+        var map = new Dictionary<string, Mentioners>(files.Count == 0 ? 0 : files.Max(f => f.Count) * 4, System.StringComparer.Ordinal);
+        foreach (var file in files)
+            foreach (var pair in file)
                 foreach (var declaration in pair.Value)
                     AddMention(map, pair.Key, declaration);
         return map;
@@ -436,17 +438,23 @@ internal sealed class CompilationIndex
     private static IEnumerable<OperationSite> OperationsIn(IEnumerable<DeclarationScan> scans, OperationKind kind)
     {
         foreach (var scan in scans)
-            foreach (var site in scan.Sites)
-                if (site.Operation.Kind == kind)
-                    yield return site;
+        {
+            var sites = scan.Sites;
+            for (int i = 0; i < sites.Count; i++)
+                if (sites[i].Operation.Kind == kind)
+                    yield return sites[i];
+        }
     }
 
     /// <summary>The operations of <paramref name="tree"/>'s code of every kind a rule reads by kind, in source order.</summary>
     public IEnumerable<OperationSite> OperationsIn(SyntaxTree tree)
     {
         foreach (var scan in ScanFile(tree).Scans!)
-            foreach (var site in scan.Sites)
-                yield return site;
+        {
+            var sites = scan.Sites;
+            for (int i = 0; i < sites.Count; i++)
+                yield return sites[i];
+        }
     }
 
     /// <summary>The function whose body holds the site's operation: the innermost lambda or local function, else the member.</summary>
@@ -477,34 +485,59 @@ internal sealed class CompilationIndex
     /// so the candidates are the code that mentions the method (only its own type's, when it is private), the
     /// code holding it when it is a lambda, and the code that mentions each place it is stored.
     /// </summary>
-    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m) => registrations.TryGetValue(m, out var known) ? known : registrations.GetOrAdd(m, target =>
+    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m)
+        => registrations.TryGetValue(m, out var known) ? known : registrations.GetOrAdd(m, FindRegistrations);
+
+    private IReadOnlyList<ContextOrigin> FindRegistrations(IMethodSymbol target)
     {
-        var candidates = new List<DeclarationScan>();
-        if (ScanOf(target) is { } own)
-            candidates.Add(own);
-        if (target.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction))
-            candidates.AddRange(Mentioning(target));
-        for (int i = 0, direct = candidates.Count; i < direct; i++)
-            foreach (var store in candidates[i].DelegateStores)
-                if (store.Value.Any(d => Targets(d, 1).Contains(target, SymbolEqualityComparer.Default)))
-                    candidates.AddRange(Mentioning(store.Key));
-        // Asked for every function of every file, and nearly always answered by one registration or none.
+        // Asked for every function of every file, and nearly always answered by one registration or none:
+        // nothing is collected until something is found.
         List<ContextOrigin>? found = null;
         HashSet<DeclarationScan>? seen = null;
-        foreach (var scan in candidates)
-        {
-            if (scan.PendingRegistrations.Count == 0 || !(seen ??= new HashSet<DeclarationScan>()).Add(scan))
-                continue;
-            foreach (var (t, origin) in Resolved(scan))
-                if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
-                    found.Add(origin);
-        }
+        List<DeclarationScan>? viaStores = null;
+        if (ScanOf(target) is { } own)
+            Candidate(own);
+        if (target.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction))
+            foreach (var scan in Mentioning(target))
+                Candidate(scan);
+        if (viaStores is not null)
+            foreach (var scan in viaStores)
+                Collect(scan);
         if (found is null)
             return System.Array.Empty<ContextOrigin>();
         if (found.Count > 1)
             found.Sort(InFileOrder);
         return found;
-    });
+
+        // Code that names the method: it may register it, or store a delegate to it that code elsewhere registers.
+        void Candidate(DeclarationScan scan)
+        {
+            if (scan.DelegateStores.Count > 0) // (an interface: its enumerator is boxed)
+                foreach (var store in scan.DelegateStores)
+                    if (AnyDenotes(store.Value, target))
+                        (viaStores ??= new List<DeclarationScan>()).AddRange(Mentioning(store.Key));
+            Collect(scan);
+        }
+
+        void Collect(DeclarationScan scan)
+        {
+            if (scan.PendingRegistrations.Count == 0 || !(seen ??= new HashSet<DeclarationScan>()).Add(scan))
+                return;
+            foreach (var (t, origin) in Resolved(scan))
+                if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
+                    found.Add(origin);
+        }
+    }
+
+    /// <summary>Does one of the delegates stored in a place denote <paramref name="target"/>?</summary>
+    private bool AnyDenotes(List<IOperation> delegates, IMethodSymbol target)
+    {
+        foreach (var d in delegates)
+            foreach (var t in Targets(d, 1))
+                if (SymbolEqualityComparer.Default.Equals(t, target))
+                    return true;
+        return false;
+    }
 
     /// <summary>File, then position, then (for two registrations by one call) the words: a total order, so reports are stable.</summary>
     private static int InFileOrder(ContextOrigin a, ContextOrigin b)

@@ -125,9 +125,12 @@ internal sealed class CompilationModel
 
     private ImmutableArray<ContextOrigin> ComputeOwnContexts(IMethodSymbol method)
     {
-        var list = ImmutableArray.CreateBuilder<ContextOrigin>();
-        list.AddRange(Index.RegistrationsOf(method));
+        var registrations = Index.RegistrationsOf(method);
         var info = Symbols.Info(method);
+        if (registrations.Count == 0 && (info.DeclaredContext & (Ctx.Atomic | Ctx.Process)) == 0)
+            return ImmutableArray<ContextOrigin>.Empty; // most functions: neither registered nor marked
+        var list = ImmutableArray.CreateBuilder<ContextOrigin>();
+        list.AddRange(registrations);
         var loc = method.Locations.FirstOrDefault() ?? Location.None;
         if ((info.DeclaredContext & Ctx.Atomic) != 0)
             list.Add(new ContextOrigin(Ctx.Atomic, $"{method.Name}() is marked [AtomicContext]", loc, false));

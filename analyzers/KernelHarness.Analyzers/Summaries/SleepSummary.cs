@@ -182,16 +182,38 @@ internal static class Eval
     /// </summary>
     public static IEnumerable<IOperation> OwnOperations(IOperation body)
     {
-        var st = new Stack<IOperation>();
-        st.Push(body is IAnonymousFunctionOperation lambda ? lambda.Body : body);
-        while (st.Count > 0)
+        // Walked several times for every function (by both engines' prefilters and several rules): the stack
+        // is borrowed from this thread's few, not made anew each time.
+        var st = RentStack();
+        try
         {
-            var op = st.Pop();
-            yield return op;
-            foreach (var c in op.ChildOperations)
-                if (c is not (IAnonymousFunctionOperation or ILocalFunctionOperation))
-                    st.Push(c);
+            st.Push(body is IAnonymousFunctionOperation lambda ? lambda.Body : body);
+            while (st.Count > 0)
+            {
+                var op = st.Pop();
+                yield return op;
+                foreach (var c in op.ChildOperations)
+                    if (c is not (IAnonymousFunctionOperation or ILocalFunctionOperation))
+                        st.Push(c);
+            }
         }
+        finally
+        {
+            ReturnStack(st);
+        }
+    }
+
+    [System.ThreadStatic]
+    private static Stack<Stack<IOperation>>? stacks;
+
+    private static Stack<IOperation> RentStack() => stacks is { Count: > 0 } pool ? pool.Pop() : new Stack<IOperation>(32);
+
+    private static void ReturnStack(Stack<IOperation> st)
+    {
+        st.Clear();
+        var pool = stacks ??= new Stack<Stack<IOperation>>();
+        if (pool.Count < 8)
+            pool.Push(st);
     }
 
     public static IOperation Unwrap(IOperation op)
