@@ -114,7 +114,7 @@ internal sealed class StructuredBody
                     return default; // loops, switch, try, using, lock, goto, labels, throw, yield, a return before the end…
             }
         }
-        return steps.ToImmutable();
+        return steps.Count == steps.Capacity ? steps.MoveToImmutable() : steps.ToImmutable();
     }
 
     private static ImmutableArray<Step> Side(IOperation statement, Stack<IOperation> pending, ref int forks)
