@@ -60,9 +60,9 @@ internal sealed class PathEngine
         var body = model.Index.BodyOf(method);
         if (body is null)
             return MethodAnalysis.Trivial(method);
-        var engine = new PathEngine(model, method, stack);
-        if (!engine.HasCandidates(body))
+        if (!HasCandidates(model, method, body))
             return MethodAnalysis.Trivial(method);
+        var engine = new PathEngine(model, method, stack);
         if (model.StructuredOf(method, body) is { } structured)
             return engine.ExploreStructured(structured);
         var cfg = model.CfgOf(method);
@@ -71,10 +71,14 @@ internal sealed class PathEngine
         return engine.Explore(cfg);
     }
 
-    private bool HasCandidates(IOperation body)
+    /// <summary>
+    /// Can the walk find anything here? Only calls act on the state (locks, interrupts, preemption, sleeping,
+    /// allocation) and only lock annotations start it held: a function without either is trivial whatever its
+    /// context, and its entry contexts are not even looked up.
+    /// </summary>
+    private static bool HasCandidates(CompilationModel model, IMethodSymbol method, IOperation body)
     {
-        if (ownAtomic is not null)
-            return true;
+        var k = model.Symbols;
         var info = k.Info(method);
         if (info.HasLockAnnotations)
             return true;

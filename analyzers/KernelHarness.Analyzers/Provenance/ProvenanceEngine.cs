@@ -476,8 +476,9 @@ internal sealed class ProvenanceEngine
             return null;
         if (s.Vars.TryGetValue(key, out var id))
             return id >= 0 ? id : null;
-        // Not assigned on this path: a field's provenance, or a pointer parameter/field of unknown origin.
-        Origin? origin = op switch
+        // Not assigned on this path: a pointer field's provenance, or a pointer parameter/field of unknown origin.
+        // (Only a kptr or page field can hold an allocation: the counters and locks a walk meets are not looked up.)
+        Origin? origin = !IsPointerType(op.Type) ? null : op switch
         {
             IFieldReferenceOperation f => pm.FieldOrigin(f.Field),
             IPropertyReferenceOperation p => pm.FieldOrigin(p.Property),
