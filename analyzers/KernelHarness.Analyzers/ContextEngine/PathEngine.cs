@@ -16,7 +16,7 @@ namespace KernelHarness.Analyzers.ContextEngine;
 /// regions run on the paths that leave their try; loops end because states per block are finite.
 /// Calls apply the kernel's attributes, or the callee's own summary for a method of the compilation.
 /// </summary>
-internal sealed class PathEngine
+internal sealed class PathEngine : StructuredBody.IWalker<State>
 {
     private const int MaxStatesPerBlock = 24;
     private const int MaxHeld = 12;
@@ -123,7 +123,7 @@ internal sealed class PathEngine
     /// <summary>The paths of a structured body: its statements in order, each fork's sides, then its exit.</summary>
     private MethodAnalysis ExploreStructured(StructuredBody body)
     {
-        var states = ExecSteps(body.Statements, new List<State> { EntryState() });
+        var states = StructuredBody.Walk(body.Statements, new List<State> { EntryState() }, this, MaxStatesPerBlock);
         var returned = body.Returned;
         foreach (var path in states)
         {
@@ -135,45 +135,15 @@ internal sealed class PathEngine
         return Result();
     }
 
-    /// <summary>
-    /// Runs steps on every path. A fork tests its condition as a branch of the graph would, each side runs on
-    /// the paths where the condition has that truth, and the paths join again (the same state once, the
-    /// false side's first, as the graph walk visits them).
-    /// </summary>
-    private List<State> ExecSteps(ImmutableArray<StructuredBody.Step> steps, List<State> states)
+    State StructuredBody.IWalker<State>.Statement(IOperation statement, State state) => Exec(statement, state, null);
+
+    (State? WhenTrue, State? WhenFalse) StructuredBody.IWalker<State>.Fork(IOperation condition, State state)
     {
-        foreach (var step in steps)
-        {
-            if (!step.IsFork)
-            {
-                for (int i = 0; i < states.Count; i++)
-                    states[i] = Exec(step.Operation, states[i], null);
-                continue;
-            }
-            var branch = step.Operation;
-            var core = CondCore(branch);
-            var whenTrue = new List<State>(states.Count);
-            var whenFalse = new List<State>(states.Count);
-            foreach (var before in states)
-            {
-                var s = Exec(branch, before, core);
-                if (Cond(branch, s, true) is State t)
-                    whenTrue.Add(t);
-                if (Cond(branch, s, false) is State f)
-                    whenFalse.Add(f);
-            }
-            var joined = new List<State>();
-            var seen = new HashSet<string>();
-            foreach (var s in ExecSteps(step.WhenFalse, whenFalse))
-                if (joined.Count < MaxStatesPerBlock && seen.Add(s.Signature))
-                    joined.Add(s);
-            foreach (var s in ExecSteps(step.WhenTrue, whenTrue))
-                if (joined.Count < MaxStatesPerBlock && seen.Add(s.Signature))
-                    joined.Add(s);
-            states = joined;
-        }
-        return states;
+        var s = Exec(condition, state, CondCore(condition));
+        return (Cond(condition, s, true), Cond(condition, s, false));
     }
+
+    string StructuredBody.IWalker<State>.Signature(State state) => state.Signature;
 
     private MethodAnalysis Result()
     {

@@ -57,6 +57,59 @@ internal sealed class StructuredBody
         public ImmutableArray<Step> WhenFalse { get; }
     }
 
+    /// <summary>What an engine does at each step of a structured body, to its state on one path.</summary>
+    public interface IWalker<TState>
+        where TState : class
+    {
+        /// <summary>Runs a statement on one path.</summary>
+        TState Statement(IOperation statement, TState state);
+
+        /// <summary>Evaluates a fork's condition on one path, as a branch of the graph would: the states where it is true and where it is false (null: that side is impossible).</summary>
+        (TState? WhenTrue, TState? WhenFalse) Fork(IOperation condition, TState state);
+
+        /// <summary>What makes two paths the same, so that they join into one.</summary>
+        string Signature(TState state);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="steps"/> on every path. At a fork each side runs on the paths where the condition has
+    /// that truth, and the paths join again: the same state once, the false side's first (the order the graph
+    /// walk visits them in), at most <paramref name="maxPaths"/>.
+    /// </summary>
+    public static List<TState> Walk<TState>(ImmutableArray<Step> steps, List<TState> states, IWalker<TState> walker, int maxPaths)
+        where TState : class
+    {
+        foreach (var step in steps)
+        {
+            if (!step.IsFork)
+            {
+                for (int i = 0; i < states.Count; i++)
+                    states[i] = walker.Statement(step.Operation, states[i]);
+                continue;
+            }
+            var whenTrue = new List<TState>(states.Count);
+            var whenFalse = new List<TState>(states.Count);
+            foreach (var state in states)
+            {
+                var (t, f) = walker.Fork(step.Operation, state);
+                if (t is not null)
+                    whenTrue.Add(t);
+                if (f is not null)
+                    whenFalse.Add(f);
+            }
+            var joined = new List<TState>(2);
+            var seen = new HashSet<string>();
+            foreach (var state in Walk(step.WhenFalse, whenFalse, walker, maxPaths))
+                if (joined.Count < maxPaths && seen.Add(walker.Signature(state)))
+                    joined.Add(state);
+            foreach (var state in Walk(step.WhenTrue, whenTrue, walker, maxPaths))
+                if (joined.Count < maxPaths && seen.Add(walker.Signature(state)))
+                    joined.Add(state);
+            states = joined;
+        }
+        return states;
+    }
+
     /// <summary>The body as structured code, or null when the graph must walk it (or it is not a body of a known shape).</summary>
     public static StructuredBody? Of(IOperation body)
     {

@@ -18,7 +18,7 @@ namespace KernelHarness.Analyzers.Provenance;
 /// on that path, a NULL test refines both branches, and an error return sees what is still owned.
 /// Helpers are followed through their summaries (<see cref="ProvenanceModel"/>).
 /// </summary>
-internal sealed class ProvenanceEngine
+internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine.PState>
 {
     private const int MaxStatesPerBlock = 24;
 
@@ -133,7 +133,7 @@ internal sealed class ProvenanceEngine
     /// <summary>The paths of a structured body: its statements in order, each fork's sides, then its exit.</summary>
     private void ExploreStructured(StructuredBody body)
     {
-        foreach (var s in WalkSteps(body.Statements, new List<PState> { new PState() }))
+        foreach (var s in StructuredBody.Walk(body.Statements, new List<PState> { new PState() }, this, MaxStatesPerBlock))
         {
             if (body.Returned is { } returned)
                 Walk(returned, s);
@@ -141,42 +141,22 @@ internal sealed class ProvenanceEngine
         }
     }
 
-    /// <summary>
-    /// Runs steps on every path. A fork refines each path by its condition as a branch of the graph does, each
-    /// side runs on its paths, and the paths join again (the same state once, the false side's first).
-    /// </summary>
-    private List<PState> WalkSteps(ImmutableArray<StructuredBody.Step> steps, List<PState> states)
+    PState StructuredBody.IWalker<PState>.Statement(IOperation statement, PState state)
     {
-        foreach (var step in steps)
-        {
-            if (!step.IsFork)
-            {
-                foreach (var s in states)
-                    Walk(step.Operation, s);
-                continue;
-            }
-            var branch = step.Operation;
-            var whenTrue = new List<PState>(states.Count);
-            foreach (var s in states)
-            {
-                Walk(branch, s);
-                var t = s.Clone();
-                Refine(branch, t, true);
-                Refine(branch, s, false);
-                whenTrue.Add(t);
-            }
-            var joined = new List<PState>();
-            var seen = new HashSet<string>();
-            foreach (var s in WalkSteps(step.WhenFalse, states))
-                if (joined.Count < MaxStatesPerBlock && seen.Add(s.Signature()))
-                    joined.Add(s);
-            foreach (var s in WalkSteps(step.WhenTrue, whenTrue))
-                if (joined.Count < MaxStatesPerBlock && seen.Add(s.Signature()))
-                    joined.Add(s);
-            states = joined;
-        }
-        return states;
+        Walk(statement, state);
+        return state;
     }
+
+    (PState? WhenTrue, PState? WhenFalse) StructuredBody.IWalker<PState>.Fork(IOperation condition, PState state)
+    {
+        Walk(condition, state);
+        var whenTrue = state.Clone();
+        Refine(condition, whenTrue, true);
+        Refine(condition, state, false);
+        return (whenTrue, state);
+    }
+
+    string StructuredBody.IWalker<PState>.Signature(PState state) => state.Signature();
 
     private void Process(ControlFlowGraph cfg, BasicBlock block, PState s, System.Action<BasicBlock, PState> enqueue)
     {
