@@ -145,6 +145,9 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
 
     string StructuredBody.IWalker<State>.Signature(State state) => state.Signature;
 
+    void StructuredBody.IWalker<State>.Return(IOperation value, State state)
+        => RecordExit(Exec(value, state, CondCore(value)), value, value.Syntax);
+
     private MethodAnalysis Result()
     {
         Conclude();

@@ -7,11 +7,12 @@ namespace KernelHarness.Analyzers.ContextEngine;
 
 /// <summary>
 /// A body the engines can walk as it is written instead of through a control-flow graph: statements in
-/// order, with <c>if</c>/<c>else</c> forks that join again after them, leaving at its end (or its one closing
-/// <c>return</c>). Most kernel functions are like this — a handler that takes a lock, counts, releases it and
-/// schedules a tasklet; a poll routine that frees a buffer if it got one — and the graph of such a body says
-/// nothing its statements do not. Anything else sends the body to the graph: loops, <c>switch</c>, <c>try</c>,
-/// <c>using</c>, <c>lock</c>, <c>goto</c>, a <c>return</c> before the end, a branch inside an expression (<c>?:</c>,
+/// order, with <c>if</c>/<c>else</c> forks that join again after them (a side may end in an early return of a
+/// value: <c>if (p == NULL) return -ENOMEM;</c>), leaving at its end or its closing <c>return</c>. Most kernel
+/// functions are like this — a handler that takes a lock, counts, releases it and schedules a tasklet; a poll
+/// routine that frees a buffer if it got one; a probe that gives up early when an allocation fails — and the
+/// graph of such a body says nothing its statements do not. Anything else sends the body to the graph: loops, <c>switch</c>, <c>try</c>,
+/// <c>using</c>, <c>lock</c>, <c>goto</c>, a bare <c>return;</c> before the end, a branch inside an expression (<c>?:</c>,
 /// <c>&amp;&amp;</c>, <c>||</c>, <c>??</c>, <c>?.</c>, switch expressions, patterns, <c>throw</c>), constructs the graph
 /// rewrites (object initializers), or more forks than <see cref="MaxForks"/>.
 /// </summary>
@@ -32,25 +33,33 @@ internal sealed class StructuredBody
     /// <summary>The value of the closing <c>return</c>, if the body ends in one that returns a value.</summary>
     public IOperation? Returned { get; }
 
-    /// <summary>One statement, or one <c>if</c>: its condition and the statements of each side (empty when there is no <c>else</c>).</summary>
+    /// <summary>
+    /// One statement; one <c>if</c>: its condition and the statements of each side (empty when there is no
+    /// <c>else</c>); or, last on a side, a <c>return</c> of a value, which ends the paths that reach it.
+    /// </summary>
     public readonly struct Step
     {
-        private Step(IOperation operation, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse, bool isFork)
+        private Step(IOperation operation, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse, bool isFork, bool isReturn)
         {
             Operation = operation;
             WhenTrue = whenTrue;
             WhenFalse = whenFalse;
             IsFork = isFork;
+            IsReturn = isReturn;
         }
 
-        public static Step Statement(IOperation statement) => new(statement, ImmutableArray<Step>.Empty, ImmutableArray<Step>.Empty, false);
+        public static Step Statement(IOperation statement) => new(statement, ImmutableArray<Step>.Empty, ImmutableArray<Step>.Empty, false, false);
 
-        public static Step Fork(IOperation condition, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse) => new(condition, whenTrue, whenFalse, true);
+        public static Step Fork(IOperation condition, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse) => new(condition, whenTrue, whenFalse, true, false);
 
-        /// <summary>The statement, or the condition of a fork.</summary>
+        public static Step Return(IOperation value) => new(value, ImmutableArray<Step>.Empty, ImmutableArray<Step>.Empty, false, true);
+
+        /// <summary>The statement, the condition of a fork, or the value returned.</summary>
         public IOperation Operation { get; }
 
         public bool IsFork { get; }
+
+        public bool IsReturn { get; }
 
         public ImmutableArray<Step> WhenTrue { get; }
 
@@ -69,6 +78,9 @@ internal sealed class StructuredBody
 
         /// <summary>What makes two paths the same, so that they join into one.</summary>
         string Signature(TState state);
+
+        /// <summary>One path leaves by an early <c>return</c> of <paramref name="value"/>.</summary>
+        void Return(IOperation value, TState state);
     }
 
     /// <summary>
@@ -81,6 +93,12 @@ internal sealed class StructuredBody
     {
         foreach (var step in steps)
         {
+            if (step.IsReturn)
+            {
+                foreach (var state in states)
+                    walker.Return(step.Operation, state);
+                return new List<TState>();
+            }
             if (!step.IsFork)
             {
                 for (int i = 0; i < states.Count; i++)
@@ -135,18 +153,27 @@ internal sealed class StructuredBody
                 return null;
         }
         int forks = 0;
-        var statements = Steps(operations, pending, ref forks);
+        var statements = Steps(operations, pending, ref forks, returnAtEnd: false);
         return statements.IsDefault ? null : new StructuredBody(statements, returned);
     }
 
-    /// <summary>The steps of a list of statements; default when one of them takes the body to the graph.</summary>
-    private static ImmutableArray<Step> Steps(List<IOperation> operations, Stack<IOperation> pending, ref int forks)
+    /// <summary>
+    /// The steps of a list of statements; default when one of them takes the body to the graph. A side of a
+    /// fork (<paramref name="returnAtEnd"/>) may end in a <c>return</c> of a value.
+    /// </summary>
+    private static ImmutableArray<Step> Steps(List<IOperation> operations, Stack<IOperation> pending, ref int forks, bool returnAtEnd)
     {
         var steps = ImmutableArray.CreateBuilder<Step>(operations.Count);
-        foreach (var s in operations)
+        for (int i = 0; i < operations.Count; i++)
         {
+            var s = operations[i];
             switch (s)
             {
+                // An early return of a value ends its side. A bare 'return;' goes to the graph, which names the
+                // exit of such a path differently (it keeps no syntax for it).
+                case IReturnOperation { ReturnedValue: { } value } when returnAtEnd && i == operations.Count - 1 && IsStraight(value, pending):
+                    steps.Add(Step.Return(value));
+                    break;
                 case ILocalFunctionOperation or IEmptyOperation:
                     break; // a local function is a body of its own; it runs only when called
                 case IExpressionStatementOperation or IVariableDeclarationGroupOperation:
@@ -177,7 +204,7 @@ internal sealed class StructuredBody
             FlattenBlocks(block, operations);
         else
             operations.Add(statement);
-        return Steps(operations, pending, ref forks);
+        return Steps(operations, pending, ref forks, returnAtEnd: true);
     }
 
     private static void FlattenBlocks(IBlockOperation block, List<IOperation> into)

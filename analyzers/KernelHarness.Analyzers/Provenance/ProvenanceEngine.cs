@@ -158,6 +158,12 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
 
     string StructuredBody.IWalker<PState>.Signature(PState state) => state.Signature();
 
+    void StructuredBody.IWalker<PState>.Return(IOperation value, PState state)
+    {
+        Walk(value, state);
+        Exit(state, value);
+    }
+
     private void Process(ControlFlowGraph cfg, BasicBlock block, PState s, System.Action<BasicBlock, PState> enqueue)
     {
         if (block.Kind == BasicBlockKind.Exit)
