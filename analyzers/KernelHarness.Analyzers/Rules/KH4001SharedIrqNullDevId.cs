@@ -13,17 +13,16 @@ public sealed class SharedIrqNullDevIdAnalyzer : KernelRuleAnalyzer
 
     private protected override void AnalyzeFile(FileContext file)
     {
-        var model = file.Model;
+        var irqs = IrqRequests.Get(file.Model);
         foreach (var site in file.Operations(OperationKind.Invocation))
         {
             var inv = (IInvocationOperation)site.Operation;
-            var irqs = IrqRequests.Get(model);
-            if (!irqs.Requests.Contains(inv.TargetMethod.OriginalDefinition))
+            if (!irqs.IsRequest(inv))
                 continue;
             var caller = site.Member as IMethodSymbol ?? inv.TargetMethod;
             var r = irqs.Describe(inv, caller);
             if (r.Flags is ulong f && (f & irqs.Shared) != 0 && r.DevKey == "null")
-                file.Report(Diagnostic.Create(Descriptors.KH4001, inv.Syntax.GetLocation(), model.Symbols.DisplayName(inv.TargetMethod) + "()"));
+                file.Report(Diagnostic.Create(Descriptors.KH4001, inv.Syntax.GetLocation(), file.Symbols.DisplayName(inv.TargetMethod) + "()"));
         }
     }
 }

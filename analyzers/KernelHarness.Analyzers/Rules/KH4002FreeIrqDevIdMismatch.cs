@@ -24,7 +24,7 @@ public sealed class FreeIrqDevIdMismatchAnalyzer : KernelRuleAnalyzer
         foreach (var site in file.Operations(OperationKind.Invocation))
         {
             var inv = (IInvocationOperation)site.Operation;
-            if (!irqs.Frees.Contains(inv.TargetMethod.OriginalDefinition) || inv.Arguments.Length < 2)
+            if (!irqs.IsFree(inv) || inv.Arguments.Length < 2)
                 continue;
             var frame = site.Member as IMethodSymbol ?? inv.TargetMethod;
             var irqArg = Eval.ArgumentAt(inv.Arguments, 0)?.Value;

@@ -22,11 +22,11 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
     private protected override void AnalyzeFile(FileContext file)
     {
         var model = file.Model;
+        var irqs = IrqRequests.Get(model);
         foreach (var site in file.Operations(OperationKind.Invocation))
         {
             var inv = (IInvocationOperation)site.Operation;
-            var irqs = IrqRequests.Get(model);
-            if (!irqs.Requests.Contains(inv.TargetMethod.OriginalDefinition))
+            if (!irqs.IsRequest(inv))
                 continue;
             var frame = site.Member as IMethodSymbol ?? inv.TargetMethod;
             var r = irqs.Describe(inv, frame);

@@ -40,6 +40,10 @@ internal sealed class IrqRequests
                     frees.Add(f);
         }
         Frees = frees;
+        foreach (var m in Requests)
+            RequestNames.Add(m.Name);
+        foreach (var m in Frees)
+            FreeNames.Add(m.Name);
     }
 
     public static IrqRequests Get(CompilationModel model) => Cache.GetValue(model, m => new IrqRequests(m));
@@ -47,6 +51,17 @@ internal sealed class IrqRequests
     public ulong Shared { get; }
     public HashSet<IMethodSymbol> Requests { get; } = new(SymbolEqualityComparer.Default);
     public HashSet<IMethodSymbol> Frees { get; }
+
+    /// <summary>The names of <see cref="Requests"/> and <see cref="Frees"/>: a cheap first test at every call of a file.</summary>
+    public HashSet<string> RequestNames { get; } = new(System.StringComparer.Ordinal);
+
+    public HashSet<string> FreeNames { get; } = new(System.StringComparer.Ordinal);
+
+    /// <summary>Does the call register a hard-IRQ handler (request_irq, request_threaded_irq)?</summary>
+    public bool IsRequest(IInvocationOperation call) => RequestNames.Contains(call.TargetMethod.Name) && Requests.Contains(call.TargetMethod.OriginalDefinition);
+
+    /// <summary>Does the call free an IRQ line (free_irq)?</summary>
+    public bool IsFree(IInvocationOperation call) => FreeNames.Contains(call.TargetMethod.Name) && Frees.Contains(call.TargetMethod.OriginalDefinition);
 
     /// <summary>
     /// The requests in the compilation that may name the same irq as <paramref name="irq"/>, in file order:
@@ -72,7 +87,7 @@ internal sealed class IrqRequests
                 : model.Index.OperationsMentioning(symbol, OperationKind.Invocation))
             .Select(s => (Call: s.Operation, Caller: (ISymbol)(CompilationIndex.EnclosingFunction(s) ?? s.Member)));
         return sites
-            .Where(s => s.Call is IInvocationOperation inv && Requests.Contains(inv.TargetMethod.OriginalDefinition) && s.Caller is IMethodSymbol)
+            .Where(s => s.Call is IInvocationOperation inv && IsRequest(inv) && s.Caller is IMethodSymbol)
             .Select(s => Describe((IInvocationOperation)s.Call, (IMethodSymbol)s.Caller))
             .OrderBy(r => r.Call.Syntax.SyntaxTree.FilePath, System.StringComparer.Ordinal).ThenBy(r => r.Call.Syntax.SpanStart);
     }
