@@ -120,18 +120,12 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         return Result();
     }
 
-    /// <summary>The paths of a structured body: its statements in order, each fork's sides, then its exit.</summary>
+    /// <summary>The paths of a structured body: its statements in order, each fork's sides, and their exits.</summary>
     private MethodAnalysis ExploreStructured(StructuredBody body)
     {
-        var states = StructuredBody.Walk(body.Statements, new List<State> { EntryState() }, this, MaxStatesPerBlock);
-        var returned = body.Returned;
-        foreach (var path in states)
-        {
-            var s = path;
-            if (returned is not null)
-                s = Exec(returned, s, CondCore(returned));
-            RecordExit(s, returned, returned?.Syntax);
-        }
+        // The paths that return a value have left by their return; these leave by the body's end.
+        foreach (var s in StructuredBody.Walk(body.Statements, new List<State> { EntryState() }, this, MaxStatesPerBlock))
+            RecordExit(s, null, null);
         return Result();
     }
 

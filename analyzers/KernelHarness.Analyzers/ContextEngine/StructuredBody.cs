@@ -21,21 +21,18 @@ internal sealed class StructuredBody
     /// <summary>More forks than this and the paths could outnumber what the graph walk keeps per block.</summary>
     public const int MaxForks = 4;
 
-    private StructuredBody(ImmutableArray<Step> statements, IOperation? returned)
-    {
-        Statements = statements;
-        Returned = returned;
-    }
+    private StructuredBody(ImmutableArray<Step> statements) => Statements = statements;
 
-    /// <summary>The statements before the closing return, in order (nested blocks flattened).</summary>
+    /// <summary>
+    /// The statements in order (nested blocks flattened), ending in the closing <c>return</c> of a value if the
+    /// body has one: the paths <see cref="Walk"/> returns are those that leave by the body's end.
+    /// </summary>
     public ImmutableArray<Step> Statements { get; }
-
-    /// <summary>The value of the closing <c>return</c>, if the body ends in one that returns a value.</summary>
-    public IOperation? Returned { get; }
 
     /// <summary>
     /// One statement; one <c>if</c>: its condition and the statements of each side (empty when there is no
-    /// <c>else</c>); or, last on a side, a <c>return</c> of a value, which ends the paths that reach it.
+    /// <c>else</c>); or, last in the body or on a side, a <c>return</c> of a value, which ends the paths that
+    /// reach it.
     /// </summary>
     public readonly struct Step
     {
@@ -79,7 +76,7 @@ internal sealed class StructuredBody
         /// <summary>What makes two paths the same, so that they join into one.</summary>
         string Signature(TState state);
 
-        /// <summary>One path leaves by an early <c>return</c> of <paramref name="value"/>.</summary>
+        /// <summary>One path leaves by a <c>return</c> of <paramref name="value"/>.</summary>
         void Return(IOperation value, TState state);
     }
 
@@ -143,25 +140,19 @@ internal sealed class StructuredBody
             return null;
         var operations = new List<IOperation>();
         FlattenBlocks(block, operations);
-        var pending = new Stack<IOperation>();
-        IOperation? returned = null;
-        if (operations.Count > 0 && operations[operations.Count - 1] is IReturnOperation last)
-        {
+        // A closing bare 'return;' is the body's end.
+        if (operations.Count > 0 && operations[operations.Count - 1] is IReturnOperation { ReturnedValue: null })
             operations.RemoveAt(operations.Count - 1);
-            returned = last.ReturnedValue;
-            if (returned is not null && !IsStraight(returned, pending))
-                return null;
-        }
         int forks = 0;
-        var statements = Steps(operations, pending, ref forks, returnAtEnd: false);
-        return statements.IsDefault ? null : new StructuredBody(statements, returned);
+        var statements = Steps(operations, new Stack<IOperation>(), ref forks);
+        return statements.IsDefault ? null : new StructuredBody(statements);
     }
 
     /// <summary>
-    /// The steps of a list of statements; default when one of them takes the body to the graph. A side of a
-    /// fork (<paramref name="returnAtEnd"/>) may end in a <c>return</c> of a value.
+    /// The steps of a list of statements (the body's, or a side of a fork), which may end in a <c>return</c> of a
+    /// value; default when one of them takes the body to the graph.
     /// </summary>
-    private static ImmutableArray<Step> Steps(List<IOperation> operations, Stack<IOperation> pending, ref int forks, bool returnAtEnd)
+    private static ImmutableArray<Step> Steps(List<IOperation> operations, Stack<IOperation> pending, ref int forks)
     {
         var steps = ImmutableArray.CreateBuilder<Step>(operations.Count);
         for (int i = 0; i < operations.Count; i++)
@@ -169,9 +160,9 @@ internal sealed class StructuredBody
             var s = operations[i];
             switch (s)
             {
-                // An early return of a value ends its side. A bare 'return;' goes to the graph, which names the
-                // exit of such a path differently (it keeps no syntax for it).
-                case IReturnOperation { ReturnedValue: { } value } when returnAtEnd && i == operations.Count - 1 && IsStraight(value, pending):
+                // A return of a value ends its side (or the body). A bare 'return;' before the end goes to the graph,
+                // which names the exit of such a path differently (it keeps no syntax for it).
+                case IReturnOperation { ReturnedValue: { } value } when i == operations.Count - 1 && IsStraight(value, pending):
                     steps.Add(Step.Return(value));
                     break;
                 case ILocalFunctionOperation or IEmptyOperation:
@@ -204,7 +195,7 @@ internal sealed class StructuredBody
             FlattenBlocks(block, operations);
         else
             operations.Add(statement);
-        return Steps(operations, pending, ref forks, returnAtEnd: true);
+        return Steps(operations, pending, ref forks);
     }
 
     private static void FlattenBlocks(IBlockOperation block, List<IOperation> into)

@@ -130,15 +130,12 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         }
     }
 
-    /// <summary>The paths of a structured body: its statements in order, each fork's sides, then its exit.</summary>
+    /// <summary>The paths of a structured body: its statements in order, each fork's sides, and their exits.</summary>
     private void ExploreStructured(StructuredBody body)
     {
+        // The paths that return a value have left by their return; these leave by the body's end.
         foreach (var s in StructuredBody.Walk(body.Statements, new List<PState> { new PState() }, this, MaxStatesPerBlock))
-        {
-            if (body.Returned is { } returned)
-                Walk(returned, s);
-            Exit(s, body.Returned);
-        }
+            Exit(s, null);
     }
 
     PState StructuredBody.IWalker<PState>.Statement(IOperation statement, PState state)
