@@ -435,25 +435,18 @@ internal sealed class CompilationIndex
     /// <summary>The operations of one kind in the code that may use <paramref name="symbol"/> (see <see cref="Mentioning(ISymbol)"/>).</summary>
     public IEnumerable<OperationSite> OperationsMentioning(ISymbol symbol, OperationKind kind) => OperationsIn(Mentioning(symbol), kind);
 
-    private static IEnumerable<OperationSite> OperationsIn(IEnumerable<DeclarationScan> scans, OperationKind kind)
+    /// <summary>The operations of <paramref name="tree"/>'s code of every kind a rule reads by kind, in source order.</summary>
+    public IEnumerable<OperationSite> OperationsIn(SyntaxTree tree) => OperationsIn(ScanFile(tree).Scans!, kind: null);
+
+    /// <summary>The scans' operations of one kind, or (null) of every kind the scans keep.</summary>
+    private static IEnumerable<OperationSite> OperationsIn(IEnumerable<DeclarationScan> scans, OperationKind? kind)
     {
         foreach (var scan in scans)
         {
             var sites = scan.Sites;
             for (int i = 0; i < sites.Count; i++)
-                if (sites[i].Operation.Kind == kind)
+                if (kind is null || sites[i].Operation.Kind == kind)
                     yield return sites[i];
-        }
-    }
-
-    /// <summary>The operations of <paramref name="tree"/>'s code of every kind a rule reads by kind, in source order.</summary>
-    public IEnumerable<OperationSite> OperationsIn(SyntaxTree tree)
-    {
-        foreach (var scan in ScanFile(tree).Scans!)
-        {
-            var sites = scan.Sites;
-            for (int i = 0; i < sites.Count; i++)
-                yield return sites[i];
         }
     }
 
