@@ -82,7 +82,7 @@ internal sealed class IrqRequests
         };
         // A parameter's key is its name in any method ("the same parameter"): look for the name everywhere.
         // A literal: every request, found in the code that names a request function (once, though it may name two).
-        var sites = (symbol is null ? Requests.Select(r => r.Name).Distinct().SelectMany(name => model.Index.OperationsMentioning(name, OperationKind.Invocation)).Distinct(SameOperation.Instance)
+        var sites = (symbol is null ? RequestNames.SelectMany(name => model.Index.OperationsMentioning(name, OperationKind.Invocation)).Distinct(SameOperation.Instance)
                 : symbol is IParameterSymbol ? model.Index.OperationsMentioning(symbol.Name, OperationKind.Invocation)
                 : model.Index.OperationsMentioning(symbol, OperationKind.Invocation))
             .Select(s => (Call: s.Operation, Caller: (ISymbol)(CompilationIndex.EnclosingFunction(s) ?? s.Member)));

@@ -28,6 +28,8 @@ internal sealed class CompilationModel
     private readonly ConcurrentDictionary<IMethodSymbol, ControlFlowGraph?> nestedCfgs = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, StructuredBody?> structured = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, ProcessOnly> contexts = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<SyntaxTree, StrongBox<int>> rulesDone = new();
+    private int fileRules;
 
     private CompilationModel(KernelSymbols symbols)
     {
@@ -66,9 +68,6 @@ internal sealed class CompilationModel
         }
         return Models.GetValue(compilation, _ => new CompilationModel(symbols));
     }
-
-    private int fileRules;
-    private readonly ConcurrentDictionary<SyntaxTree, StrongBox<int>> rulesDone = new();
 
     /// <summary>Counts a rule that analyses every file (its per-file action reports <see cref="FileAnalysed"/>).</summary>
     public void AddFileRule() => Interlocked.Increment(ref fileRules);
