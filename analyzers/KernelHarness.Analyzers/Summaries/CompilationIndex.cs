@@ -12,7 +12,71 @@ using Microsoft.CodeAnalysis.Operations;
 namespace KernelHarness.Analyzers.Summaries;
 
 /// <summary>Where an entry context comes from: a registration (request_irq handler, tasklet, work…) or an attribute.</summary>
-internal sealed record ContextOrigin(Ctx Context, string Description, Location Location, bool IsRegistration);
+internal sealed class ContextOrigin : System.IEquatable<ContextOrigin>
+{
+    // A registration keeps the call and the pieces of its words: most registrations are never part of a
+    // finding, and their words (with file and line) and location are made only when one is.
+    private readonly SyntaxNode? call;
+    private readonly IMethodSymbol? target;
+    private readonly string? what;
+    private readonly string? api;
+    private string? description;
+    private Location? location;
+
+    /// <summary>A context a function declares itself (an attribute at <paramref name="location"/>).</summary>
+    public ContextOrigin(Ctx context, string description, Location location)
+    {
+        Context = context;
+        this.description = description;
+        this.location = location;
+    }
+
+    /// <summary>A registration: <paramref name="target"/> is passed as <paramref name="what"/> to <paramref name="api"/> at <paramref name="call"/>.</summary>
+    public ContextOrigin(Ctx context, IMethodSymbol target, string what, string api, SyntaxNode call)
+    {
+        Context = context;
+        IsRegistration = true;
+        this.target = target;
+        this.what = what;
+        this.api = api;
+        this.call = call;
+    }
+
+    public Ctx Context { get; }
+
+    public bool IsRegistration { get; }
+
+    public string Description => description ??= Describe();
+
+    public Location Location => location ??= call!.GetLocation();
+
+    /// <summary>The file and position of the registering call or the attribute: the order reports are made in.</summary>
+    public string? FilePath => call is not null ? call.SyntaxTree.FilePath : location!.SourceTree?.FilePath;
+
+    public int Position => call?.SpanStart ?? location!.SourceSpan.Start;
+
+    private string Describe()
+    {
+        var ctxWords = Context switch
+        {
+            Ctx.HardIrq => "hard-IRQ context",
+            Ctx.SoftIrq => "softirq context",
+            _ => "process context",
+        };
+        var name = target!.MethodKind == MethodKind.AnonymousFunction ? "the lambda" : target.Name + "()";
+        return $"{name} runs in {ctxWords} ({what} passed to {api}() at {Kinds.Where(Location)})";
+    }
+
+    public bool Equals(ContextOrigin? other)
+        => other is not null && Context == other.Context && IsRegistration == other.IsRegistration
+           && (IsRegistration
+               ? call == other.call && SymbolEqualityComparer.Default.Equals(target, other.target) && what == other.what && api == other.api
+               : description == other.description && Location.Equals(other.Location));
+
+    public override bool Equals(object? obj) => Equals(obj as ContextOrigin);
+
+    public override int GetHashCode() => ((int)Context * 31 + Position) * 31 + (IsRegistration ? what!.GetHashCode() : description!.GetHashCode());
+}
 
 /// <summary>
 /// A call in the compilation: who calls, and the call's syntax. Syntax, not the operation: the index keeps
@@ -297,7 +361,7 @@ internal sealed class CompilationIndex
             return scan;
         if (owner is IMethodSymbol ms && node is not AttributeSyntax)
             scan.AddMethod(ms, op, op);
-        scan.Walk(op, owner, owner, op);
+        scan.Scan(op, owner);
         return scan;
     }
 
@@ -444,9 +508,9 @@ internal sealed class CompilationIndex
         foreach (var scan in scans)
         {
             var sites = scan.Sites;
-            for (int i = 0; i < sites.Count; i++)
-                if (kind is null || sites[i].Operation.Kind == kind)
-                    yield return sites[i];
+            for (int i = 0; i < sites.Length; i++)
+                if (kind is null || sites[i].Kind == kind)
+                    yield return new OperationSite(sites[i], scan.Member!);
         }
     }
 
@@ -535,9 +599,9 @@ internal sealed class CompilationIndex
     /// <summary>File, then position, then (for two registrations by one call) the words: a total order, so reports are stable.</summary>
     private static int InFileOrder(ContextOrigin a, ContextOrigin b)
     {
-        int c = System.StringComparer.Ordinal.Compare(a.Location.SourceTree?.FilePath, b.Location.SourceTree?.FilePath);
+        int c = System.StringComparer.Ordinal.Compare(a.FilePath, b.FilePath);
         if (c == 0)
-            c = a.Location.SourceSpan.Start.CompareTo(b.Location.SourceSpan.Start);
+            c = a.Position.CompareTo(b.Position);
         return c != 0 ? c : System.StringComparer.Ordinal.Compare(a.Description, b.Description);
     }
 
@@ -567,16 +631,7 @@ internal sealed class CompilationIndex
             {
                 var param = spec.Parameter;
                 var what = param == "handler" ? "the handler" : param == "thread_fn" ? "the thread_fn" : "the callback";
-                var ctxWords = spec.Context switch
-                {
-                    Ctx.HardIrq => "hard-IRQ context",
-                    Ctx.SoftIrq => "softirq context",
-                    _ => "process context",
-                };
-                var name = target.MethodKind == MethodKind.AnonymousFunction ? "the lambda" : target.Name + "()";
-                list.Add((target, new ContextOrigin(spec.Context,
-                    $"{name} runs in {ctxWords} ({what} passed to {api}() at {Kinds.Where(call.Syntax.GetLocation())})",
-                    call.Syntax.GetLocation(), true)));
+                list.Add((target, new ContextOrigin(spec.Context, target, what, api, call.Syntax)));
             }
         }
         return list;

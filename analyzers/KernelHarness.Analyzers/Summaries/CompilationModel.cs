@@ -132,9 +132,9 @@ internal sealed class CompilationModel
         list.AddRange(registrations);
         var loc = method.Locations.FirstOrDefault() ?? Location.None;
         if ((info.DeclaredContext & Ctx.Atomic) != 0)
-            list.Add(new ContextOrigin(Ctx.Atomic, $"{method.Name}() is marked [AtomicContext]", loc, false));
+            list.Add(new ContextOrigin(Ctx.Atomic, $"{method.Name}() is marked [AtomicContext]", loc));
         if ((info.DeclaredContext & Ctx.Process) != 0)
-            list.Add(new ContextOrigin(Ctx.Process, $"{method.Name}() is marked [ProcessContext]", loc, false));
+            list.Add(new ContextOrigin(Ctx.Process, $"{method.Name}() is marked [ProcessContext]", loc));
         return list.ToImmutable();
     }
 

@@ -30,14 +30,18 @@ internal sealed class DeclarationScan
     private static readonly Dictionary<IMethodSymbol, List<CallEdge>> NoCallers = new(SymbolEqualityComparer.Default);
     private static readonly Dictionary<ISymbol, List<IOperation>> NoStores = new(SymbolEqualityComparer.Default);
     private static readonly List<(IOperation, CallbackSpec, IInvocationOperation, string)> NoRegistrations = new();
-    private static readonly List<OperationSite> NoSites = new();
 
     private Dictionary<IMethodSymbol, (IOperation Body, IOperation Root)>? bodies;
     private Dictionary<IMethodSymbol, List<CallEdge>>? callers;
     private Dictionary<ISymbol, List<IOperation>>? delegateStores;
     private HashSet<IMethodSymbol>? escapes;
     private List<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)>? pendingRegistrations;
-    private List<OperationSite>? sites;
+    private IOperation[] sites = System.Array.Empty<IOperation>();
+
+    // The operations a walk finds are gathered in one list per thread and kept as an array of the exact size:
+    // growing a list per scan left twice its size behind for the collector.
+    [System.ThreadStatic]
+    private static List<IOperation>? scratch;
 
     public List<IMethodSymbol> Methods { get; } = new(1);
 
@@ -59,8 +63,11 @@ internal sealed class DeclarationScan
     /// <summary>Is <paramref name="m"/> turned into a delegate here other than for a registration?</summary>
     public bool Escapes(IMethodSymbol m) => escapes is not null && escapes.Contains(m);
     public IReadOnlyList<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> PendingRegistrations => pendingRegistrations ?? NoRegistrations;
-    /// <summary>The operations of the kinds some rule looks up by kind, in the order of the code (one list: rules filter by kind).</summary>
-    public IReadOnlyList<OperationSite> Sites => sites ?? NoSites;
+    /// <summary>The member whose declaration holds the code scanned (null until <see cref="Scan"/>).</summary>
+    public ISymbol? Member { get; private set; }
+
+    /// <summary>The operations of the kinds some rule looks up by kind, in the order of the code (one array: rules filter by kind).</summary>
+    public IOperation[] Sites => sites;
 
     /// <summary>The kinds of operation some rule looks up by kind (KH9001 reads most member references).</summary>
     private static readonly HashSet<OperationKind> KindsRead = new()
@@ -81,24 +88,37 @@ internal sealed class DeclarationScan
         bodies[m] = (body, root);
     }
 
+    /// <summary>Records the code of <paramref name="member"/>'s declaration, whose operation tree is <paramref name="op"/>.</summary>
+    public void Scan(IOperation op, ISymbol member)
+    {
+        Member = member;
+        var found = scratch ?? new List<IOperation>();
+        scratch = null;
+        Walk(op, member, op, found);
+        if (found.Count > 0)
+            sites = found.ToArray();
+        found.Clear();
+        scratch = found;
+    }
+
     /// <summary>Records <paramref name="op"/> and its descendants: <paramref name="owner"/> is the function whose body
-    /// holds it (a lambda's own symbol inside a lambda), <paramref name="top"/> the member whose declaration
-    /// holds it all, <paramref name="root"/> the operation whose control-flow graph contains it.</summary>
-    public void Walk(IOperation op, ISymbol owner, ISymbol top, IOperation root)
+    /// holds it (a lambda's own symbol inside a lambda), <paramref name="root"/> the operation whose control-flow
+    /// graph contains it.</summary>
+    private void Walk(IOperation op, ISymbol owner, IOperation root, List<IOperation> found)
     {
         if (KindsRead.Contains(op.Kind))
-            (sites ??= new List<OperationSite>()).Add(new OperationSite(op, top));
+            found.Add(op);
         switch (op)
         {
             case IAnonymousFunctionOperation lambda:
                 AddMethod(lambda.Symbol, lambda, root);
                 foreach (var c in lambda.Body.ChildOperations)
-                    Walk(c, lambda.Symbol, top, root);
+                    Walk(c, lambda.Symbol, root, found);
                 return;
             case ILocalFunctionOperation lf:
                 AddMethod(lf.Symbol, lf, root);
                 foreach (var c in lf.ChildOperations)
-                    Walk(c, lf.Symbol, top, root);
+                    Walk(c, lf.Symbol, root, found);
                 return;
             case IInvocationOperation inv when owner is IMethodSymbol caller:
                 var target = inv.TargetMethod.OriginalDefinition;
@@ -143,7 +163,7 @@ internal sealed class DeclarationScan
                 break;
         }
         foreach (var c in op.ChildOperations)
-            Walk(c, owner, top, root);
+            Walk(c, owner, root, found);
     }
 
     private static IOperation? Strip(IOperation? op)
