@@ -137,7 +137,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         return (Cond(condition, s, true), Cond(condition, s, false));
     }
 
-    string StructuredBody.IWalker<State>.Signature(State state) => state.Signature;
+    bool StructuredBody.IWalker<State>.Same(State a, State b) => a.SameAs(b);
 
     void StructuredBody.IWalker<State>.Return(IOperation value, State state)
         => RecordExit(Exec(value, state, CondCore(value)), value, value.Syntax);

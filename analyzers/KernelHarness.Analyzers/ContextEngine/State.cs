@@ -74,16 +74,22 @@ internal sealed class State
     public State WithFact(string key, bool value) => new(Held, Facts.SetItem(key, value), PendingByKey);
     public State WithPending(string key, Pending p) => new(Held, Facts, PendingByKey.SetItem(key, p));
 
+    /// <summary>This state without what it knew of <paramref name="key"/> and of the paths under it (<c>key.field</c>).</summary>
     public State Forget(string key)
     {
+        // Asked at every assignment: most states know no facts and wait on no trylock.
+        if (Facts.IsEmpty && PendingByKey.IsEmpty)
+            return this;
         var facts = Facts;
-        var pending = PendingByKey;
-        foreach (var k in facts.Keys)
-            if (k == key || k.StartsWith(key + ".", System.StringComparison.Ordinal))
+        foreach (var k in Facts.Keys)
+            if (IsSameOrUnder(k, key))
                 facts = facts.Remove(k);
-        pending = pending.Remove(key);
+        var pending = PendingByKey.Remove(key);
         return ReferenceEquals(facts, Facts) && ReferenceEquals(pending, PendingByKey) ? this : new State(Held, facts, pending);
     }
+
+    private static bool IsSameOrUnder(string path, string key)
+        => path.StartsWith(key, System.StringComparison.Ordinal) && (path.Length == key.Length || path[key.Length] == '.');
 
     public string Signature
     {
@@ -102,6 +108,28 @@ internal sealed class State
                 sb.Append(kv.Key).Append('>').Append(kv.Value.Lock.Key).Append(';');
             return signature = sb.ToString();
         }
+    }
+
+    /// <summary>Do the two states have the same <see cref="Signature"/>? Answered without making either.</summary>
+    public bool SameAs(State other)
+    {
+        if (ReferenceEquals(this, other))
+            return true;
+        if (Held.Count != other.Held.Count || Facts.Count != other.Facts.Count || PendingByKey.Count != other.PendingByKey.Count)
+            return false;
+        for (int i = 0; i < Held.Count; i++)
+        {
+            Held a = Held[i], b = other.Held[i];
+            if (!ReferenceEquals(a, b) && (a.Key != b.Key || a.Kind != b.Kind || a.Site.SourceSpan.Start != b.Site.SourceSpan.Start || a.FlagsKey != b.FlagsKey))
+                return false;
+        }
+        foreach (var kv in Facts)
+            if (!other.Facts.TryGetValue(kv.Key, out var v) || v != kv.Value)
+                return false;
+        foreach (var kv in PendingByKey)
+            if (!other.PendingByKey.TryGetValue(kv.Key, out var p) || p.Lock.Key != kv.Value.Lock.Key)
+                return false;
+        return true;
     }
 }
 

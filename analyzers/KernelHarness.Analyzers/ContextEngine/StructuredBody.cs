@@ -73,8 +73,8 @@ internal sealed class StructuredBody
         /// <summary>Evaluates a fork's condition on one path, as a branch of the graph would: the states where it is true and where it is false (null: that side is impossible).</summary>
         (TState? WhenTrue, TState? WhenFalse) Fork(IOperation condition, TState state);
 
-        /// <summary>What makes two paths the same, so that they join into one.</summary>
-        string Signature(TState state);
+        /// <summary>Are two paths' states the same, so that they join into one? (What the graph walk's signatures compare.)</summary>
+        bool Same(TState a, TState b);
 
         /// <summary>One path leaves by a <c>return</c> of <paramref name="value"/>.</summary>
         void Return(IOperation value, TState state);
@@ -113,16 +113,33 @@ internal sealed class StructuredBody
                     whenFalse.Add(f);
             }
             var joined = new List<TState>(2);
-            var seen = new HashSet<string>();
-            foreach (var state in Walk(step.WhenFalse, whenFalse, walker, maxPaths))
-                if (joined.Count < maxPaths && seen.Add(walker.Signature(state)))
-                    joined.Add(state);
-            foreach (var state in Walk(step.WhenTrue, whenTrue, walker, maxPaths))
-                if (joined.Count < maxPaths && seen.Add(walker.Signature(state)))
-                    joined.Add(state);
+            Join(joined, Walk(step.WhenFalse, whenFalse, walker, maxPaths), walker, maxPaths);
+            Join(joined, Walk(step.WhenTrue, whenTrue, walker, maxPaths), walker, maxPaths);
             states = joined;
         }
         return states;
+    }
+
+    /// <summary>Adds the states not already among <paramref name="joined"/>, up to <paramref name="maxPaths"/> (a few: compared one by one).</summary>
+    private static void Join<TState>(List<TState> joined, List<TState> arriving, IWalker<TState> walker, int maxPaths)
+        where TState : class
+    {
+        foreach (var state in arriving)
+        {
+            if (joined.Count >= maxPaths)
+                return;
+            bool known = false;
+            foreach (var j in joined)
+            {
+                if (ReferenceEquals(j, state) || walker.Same(j, state))
+                {
+                    known = true;
+                    break;
+                }
+            }
+            if (!known)
+                joined.Add(state);
+        }
     }
 
     /// <summary>The body as structured code, or null when the graph must walk it (or it is not a body of a known shape).</summary>

@@ -63,6 +63,24 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
                 sb.Append(kv.Key).Append('=').Append(kv.Value).Append(';');
             return sb.ToString();
         }
+
+        /// <summary>Do the two states have the same <see cref="Signature"/>? Answered without making either.</summary>
+        public bool SameAs(PState other)
+            => SameEntries(Vars, other.Vars, static (x, y) => x == y)
+               && SameEntries(Allocs, other.Allocs, static (x, y) => x.Status == y.Status && x.Checked == y.Checked && x.Escaped == y.Escaped
+                                                                       && (x.FreedAt?.SourceSpan.Start ?? -1) == (y.FreedAt?.SourceSpan.Start ?? -1))
+               && SameEntries(Consts, other.Consts, static (x, y) => x == y);
+
+        private static bool SameEntries<TKey, TValue>(Dictionary<TKey, TValue> a, Dictionary<TKey, TValue> b, System.Func<TValue, TValue, bool> same)
+            where TKey : notnull
+        {
+            if (a.Count != b.Count)
+                return false;
+            foreach (var kv in a)
+                if (!b.TryGetValue(kv.Key, out var other) || !same(kv.Value, other))
+                    return false;
+            return true;
+        }
     }
 
     private ProvenanceEngine(ProvenanceModel pm, IMethodSymbol method)
@@ -153,7 +171,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         return (whenTrue, state);
     }
 
-    string StructuredBody.IWalker<PState>.Signature(PState state) => state.Signature();
+    bool StructuredBody.IWalker<PState>.Same(PState a, PState b) => a.SameAs(b);
 
     void StructuredBody.IWalker<PState>.Return(IOperation value, PState state)
     {
