@@ -122,11 +122,11 @@ internal sealed class IrqRequests
         switch (op)
         {
             case IInstanceReferenceOperation i:
-                return "this:" + i.Type?.ToDisplayString();
+                return i.Type is null ? "this:" : KeyOf(i.Type);
             case IFieldReferenceOperation f when f.Instance is null or IInstanceReferenceOperation:
-                return "f:" + f.Field.OriginalDefinition.ToDisplayString();
+                return KeyOf(f.Field.OriginalDefinition);
             case IPropertyReferenceOperation p when p.Arguments.IsEmpty && p.Instance is null or IInstanceReferenceOperation:
-                return "f:" + p.Property.OriginalDefinition.ToDisplayString();
+                return KeyOf(p.Property.OriginalDefinition);
             case IFieldReferenceOperation f2 when f2.Instance is not null && Key(f2.Instance, frame, depth + 1) is { } ik:
                 return ik + "." + f2.Field.Name;
             case IParameterReferenceOperation pr:
@@ -159,4 +159,11 @@ internal sealed class IrqRequests
         }
         return null;
     }
+
+    // Keys of types, fields and properties are asked at every request, free and dev_id use: made once per symbol.
+    private static readonly ConditionalWeakTable<ISymbol, string> SymbolKeys = new();
+
+    /// <summary><c>this:</c> and a type's name, or <c>f:</c> and a field's or property's.</summary>
+    private static string KeyOf(ISymbol symbol)
+        => SymbolKeys.GetValue(symbol, s => (s is ITypeSymbol ? "this:" : "f:") + s.ToDisplayString());
 }
