@@ -199,55 +199,55 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
 
         public void Symbol(SymbolAnalysisContext ctx)
         {
+            // Asked for every declaration of the compilation, nearly all of them allowed: the types are looked at
+            // one by one, and the location made only for a finding.
             var s = ctx.Symbol;
             if (s.IsImplicitlyDeclared)
                 return;
-            var loc = s.Locations.FirstOrDefault() ?? Location.None;
-            var types = new List<ITypeSymbol?>();
-            switch (s)
+            var refused = s switch
             {
-                case INamedTypeSymbol t:
-                    if (t.TypeKind != TypeKind.Delegate)
-                    {
-                        types.Add(t.BaseType);
-                        types.AddRange(t.Interfaces);
-                    }
-                    break;
-                case IMethodSymbol m:
-                    if (m.MethodKind is MethodKind.PropertyGet or MethodKind.PropertySet or MethodKind.EventAdd or MethodKind.EventRemove)
-                        break;
-                    if (m.IsExtern || m.GetDllImportData() is not null)
-                    {
-                        ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, loc, "extern method " + m.Name, "native code is never allowed"));
-                        return;
-                    }
-                    types.Add(m.ReturnType);
-                    types.AddRange(m.Parameters.Select(p => p.Type));
-                    break;
-                case IFieldSymbol f:
-                    types.Add(f.Type);
-                    break;
-                case IPropertySymbol p:
-                    types.Add(p.Type);
-                    types.AddRange(p.Parameters.Select(x => x.Type));
-                    break;
-                case IEventSymbol e:
-                    types.Add(e.Type);
-                    break;
-            }
-            foreach (var a in s.GetAttributes())
-                types.Add(a.AttributeClass);
-            foreach (var t in types)
+                INamedTypeSymbol t => t.TypeKind == TypeKind.Delegate ? null : WhyAny(t.BaseType, t.Interfaces),
+                IMethodSymbol { MethodKind: MethodKind.PropertyGet or MethodKind.PropertySet or MethodKind.EventAdd or MethodKind.EventRemove } => null,
+                IMethodSymbol m when m.IsExtern || m.GetDllImportData() is not null => ("extern method " + m.Name, "native code is never allowed"),
+                IMethodSymbol m => WhyAny(m.ReturnType, m.Parameters),
+                IFieldSymbol f => Why(f.Type, null),
+                IPropertySymbol p => WhyAny(p.Type, p.Parameters),
+                IEventSymbol e => Why(e.Type, null),
+                _ => null,
+            };
+            if (refused is null)
             {
-                if (t is null)
-                    continue;
-                var r = Why(t, null);
-                if (r is not null)
+                foreach (var a in s.GetAttributes())
                 {
-                    ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, loc, r.Value.Name, r.Value.Reason));
-                    return;
+                    if (a.AttributeClass is { } attribute && Why(attribute, null) is { } r)
+                    {
+                        refused = r;
+                        break;
+                    }
                 }
             }
+            if (refused is { } found)
+                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, s.Locations.FirstOrDefault() ?? Location.None, found.Name, found.Reason));
+        }
+
+        private (string Name, string Reason)? WhyAny(ITypeSymbol? first, System.Collections.Immutable.ImmutableArray<INamedTypeSymbol> rest)
+        {
+            if (first is not null && Why(first, null) is { } r)
+                return r;
+            foreach (var t in rest)
+                if (Why(t, null) is { } r2)
+                    return r2;
+            return null;
+        }
+
+        private (string Name, string Reason)? WhyAny(ITypeSymbol first, System.Collections.Immutable.ImmutableArray<IParameterSymbol> parameters)
+        {
+            if (Why(first, null) is { } r)
+                return r;
+            foreach (var p in parameters)
+                if (Why(p.Type, null) is { } r2)
+                    return r2;
+            return null;
         }
 
         /// <summary>
