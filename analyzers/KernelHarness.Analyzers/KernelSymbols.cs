@@ -13,12 +13,14 @@ namespace KernelHarness.Analyzers;
 /// </summary>
 internal sealed class KernelSymbols
 {
-    private readonly ConcurrentDictionary<IMethodSymbol, ApiInfo> apiInfo = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, ApiInfo> apiInfo;
     private readonly ConcurrentDictionary<ISymbol, Role> roles = new(SymbolEqualityComparer.Default);
 
     private KernelSymbols(Compilation compilation, INamedTypeSymbol kernel)
     {
         Compilation = compilation;
+        FunctionCapacity = EstimateFunctions(compilation);
+        apiInfo = FunctionCache<IMethodSymbol, ApiInfo>();
         Kernel = kernel;
         Acquires = compilation.GetTypeByMetadataName("KernelHarness.AcquiresAttribute");
         Releases = compilation.GetTypeByMetadataName("KernelHarness.ReleasesAttribute");
@@ -70,6 +72,34 @@ internal sealed class KernelSymbols
     public INamedTypeSymbol? KernelRoleAttr { get; }
     public INamedTypeSymbol? KernelFunction { get; }
     public INamedTypeSymbol? Gfp { get; }
+
+    /// <summary>
+    /// How many functions the compilation's caches should expect: kernel-style code is short functions, about
+    /// one per 150 characters of source. A cache made this size does not grow while it fills, and a growing
+    /// concurrent dictionary makes every entry again at each doubling.
+    /// </summary>
+    public int FunctionCapacity { get; }
+
+    private static int EstimateFunctions(Compilation compilation)
+    {
+        long characters = 0;
+        foreach (var tree in compilation.SyntaxTrees)
+            characters += tree.Length;
+        return (int)System.Math.Min(System.Math.Max(characters / 150, 31), 1 << 20);
+    }
+
+    /// <summary>A cache with an entry per function of the compilation, sized by <see cref="FunctionCapacity"/>.</summary>
+    public ConcurrentDictionary<TSymbol, TValue> FunctionCache<TSymbol, TValue>()
+        where TSymbol : class, ISymbol
+        => new(ConcurrencyLevel, FunctionCapacity, SymbolEqualityComparer.Default);
+
+    /// <summary>A cache with an entry per declaration or syntax node of the compilation, sized by <see cref="FunctionCapacity"/>.</summary>
+    public ConcurrentDictionary<TKey, TValue> DeclarationCache<TKey, TValue>()
+        where TKey : class
+        => new(ConcurrencyLevel, FunctionCapacity, EqualityComparer<TKey>.Default);
+
+    // Lock stripes of the caches: a few are enough, as nearly every access is a read.
+    private const int ConcurrencyLevel = 4;
 
     /// <summary>The symbols, or null when the compilation does not reference the kernel API.</summary>
     public static KernelSymbols? TryCreate(Compilation compilation)
@@ -125,12 +155,7 @@ internal sealed class KernelSymbols
 
     /// <summary>The name students know a kernel function by (KernelFunction's Linux name, else the symbol's).</summary>
     public string DisplayName(IMethodSymbol method)
-    {
-        foreach (var a in method.GetAttributes())
-            if (Is(a, KernelFunction) && a.ConstructorArguments.Length == 3 && a.ConstructorArguments[1].Value is string s)
-                return s;
-        return method.MethodKind == MethodKind.AnonymousFunction ? "lambda" : method.Name;
-    }
+        => Info(method).LinuxName ?? (method.MethodKind == MethodKind.AnonymousFunction ? "lambda" : method.Name);
 
     public IMethodSymbol? KernelMethod(string name) => Kernel.GetMembers(name).OfType<IMethodSymbol>().FirstOrDefault();
 }
@@ -180,9 +205,15 @@ internal sealed class ApiInfo
     public ImmutableArray<CallbackSpec> Callbacks { get; private set; } = ImmutableArray<CallbackSpec>.Empty;
     public AllocFamily Allocates { get; private set; }
     public string? AllocGfp { get; private set; }
+
+    /// <summary>Is the function marked [Frees] (provenance reads what it frees from <c>AllocApis</c>)?</summary>
+    public bool FreesMemory { get; private set; }
     public Ctx DeclaredContext { get; private set; }
     public Role Role { get; private set; }
     public bool IsKernelFunction { get; private set; }
+
+    /// <summary>The name students know the function by in Linux (KernelFunction's), if it has one.</summary>
+    public string? LinuxName { get; private set; }
 
     /// <summary>True when any attribute gives the method an effect the engine models.</summary>
     public bool HasEffects => MightSleep || SleepIfGfp is not null || !Acquires.IsEmpty || !Releases.IsEmpty || !Callbacks.IsEmpty || Role == Role.BusyWait;
@@ -230,6 +261,8 @@ internal sealed class ApiInfo
                 info.Allocates = ArgEnum(a, 0, AllocFamily.None);
                 info.AllocGfp = NamedString(a, "Gfp");
             }
+            else if (KernelSymbols.Is(a, k.Frees))
+                info.FreesMemory = true;
             else if (KernelSymbols.Is(a, k.AtomicContext))
                 info.DeclaredContext |= Ctx.Atomic;
             else if (KernelSymbols.Is(a, k.ProcessContext))
@@ -237,7 +270,11 @@ internal sealed class ApiInfo
             else if (KernelSymbols.Is(a, k.KernelRoleAttr))
                 info.Role = ArgEnum(a, 0, Role.None);
             else if (KernelSymbols.Is(a, k.KernelFunction))
+            {
                 info.IsKernelFunction = true;
+                if (a.ConstructorArguments.Length == 3 && a.ConstructorArguments[1].Value is string linuxName)
+                    info.LinuxName = linuxName;
+            }
         }
         info.Acquires = acq.ToImmutable();
         info.Releases = rel.ToImmutable();

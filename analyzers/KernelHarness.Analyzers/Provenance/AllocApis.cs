@@ -17,11 +17,12 @@ internal sealed class AllocApis
 {
     private readonly KernelSymbols k;
     private readonly INamedTypeSymbol? takesOwnership;
-    private readonly ConcurrentDictionary<IMethodSymbol, (AllocApi? Alloc, FreeApi? Free)> cache = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, (AllocApi? Alloc, FreeApi? Free)> cache;
 
     public AllocApis(KernelSymbols k)
     {
         this.k = k;
+        cache = k.FunctionCache<IMethodSymbol, (AllocApi?, FreeApi?)>();
         takesOwnership = k.Compilation.GetTypeByMetadataName("KernelHarness.Annotations.TakesOwnershipAttribute");
     }
 

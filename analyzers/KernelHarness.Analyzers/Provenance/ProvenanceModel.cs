@@ -36,9 +36,9 @@ internal sealed class ProvenanceModel
 {
     private static readonly ConditionalWeakTable<CompilationModel, ProvenanceModel> Models = new();
 
-    private readonly ConcurrentDictionary<IMethodSymbol, Origin?> returns = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<FreeSummary>> frees = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<Finding>> findings = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, Origin?> returns;
+    private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<FreeSummary>> frees;
+    private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<Finding>> findings;
     private readonly ConcurrentDictionary<ISymbol, Origin?> fieldOrigins = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<(IMethodSymbol Helper, int Ordinal), bool> keeps = new(HelperParameterComparer.Instance);
 
@@ -54,6 +54,9 @@ internal sealed class ProvenanceModel
     {
         Model = model;
         K = model.Symbols;
+        returns = K.FunctionCache<IMethodSymbol, Origin?>();
+        frees = K.FunctionCache<IMethodSymbol, ImmutableArray<FreeSummary>>();
+        findings = K.FunctionCache<IMethodSymbol, ImmutableArray<Finding>>();
         Apis = new AllocApis(K);
         NoFail = K.Bit("__GFP_NOFAIL");
     }

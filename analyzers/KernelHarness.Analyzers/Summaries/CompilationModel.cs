@@ -22,18 +22,22 @@ internal sealed class CompilationModel
     private static readonly ConditionalWeakTable<Compilation, object> NoKernel = new();
 
     private readonly ConcurrentDictionary<string, SleepInfo?> sleep = new();
-    private readonly ConcurrentDictionary<IMethodSymbol, MethodAnalysis> analyses = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, MethodAnalysis> analyses;
     private readonly ConcurrentDictionary<IOperation, ControlFlowGraph?> cfgs = new();
-    private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<ContextOrigin>> ownContexts = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<ContextOrigin>> ownContexts;
     private readonly ConcurrentDictionary<IMethodSymbol, ControlFlowGraph?> nestedCfgs = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentDictionary<IMethodSymbol, StructuredBody?> structured = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentDictionary<IMethodSymbol, ProcessOnly> contexts = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, StructuredBody?> structured;
+    private readonly ConcurrentDictionary<IMethodSymbol, ProcessOnly> contexts;
     private readonly ConcurrentDictionary<SyntaxTree, StrongBox<int>> rulesDone = new();
     private int fileRules;
 
     private CompilationModel(KernelSymbols symbols)
     {
         Symbols = symbols;
+        analyses = symbols.FunctionCache<IMethodSymbol, MethodAnalysis>();
+        ownContexts = symbols.FunctionCache<IMethodSymbol, ImmutableArray<ContextOrigin>>();
+        structured = symbols.FunctionCache<IMethodSymbol, StructuredBody?>();
+        contexts = symbols.FunctionCache<IMethodSymbol, ProcessOnly>();
         SemanticModels = new SemanticModels(symbols.Compilation);
         Index = new CompilationIndex(symbols, SemanticModels);
     }
