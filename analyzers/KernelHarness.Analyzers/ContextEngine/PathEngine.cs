@@ -60,7 +60,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         var body = model.Index.BodyOf(method);
         if (body is null)
             return MethodAnalysis.Trivial(method);
-        if (!HasCandidates(model, method, body))
+        if (!HasCandidates(model, method))
             return MethodAnalysis.Trivial(method);
         var engine = new PathEngine(model, method, stack);
         if (model.StructuredOf(method, body) is { } structured)
@@ -76,23 +76,10 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     /// allocation) and only lock annotations start it held: a function without either is trivial whatever its
     /// context, and its entry contexts are not even looked up.
     /// </summary>
-    private static bool HasCandidates(CompilationModel model, IMethodSymbol method, IOperation body)
-    {
-        var k = model.Symbols;
-        var info = k.Info(method);
-        if (info.HasLockAnnotations)
-            return true;
-        foreach (var op in Eval.OwnOperations(body))
-        {
-            if (op is IInvocationOperation inv)
-            {
-                var ti = k.Info(inv.TargetMethod);
-                if (ti.HasEffects || ti.HasLockAnnotations || model.Index.BodyOf(inv.TargetMethod.OriginalDefinition) is not null)
-                    return true;
-            }
-        }
-        return false;
-    }
+    private static bool HasCandidates(CompilationModel model, IMethodSymbol method)
+        // The index noted, as it scanned the code, whether any call of the function's own has effects or goes
+        // to the compilation's code (which may): the body is not walked again to find out.
+        => model.Symbols.Info(method).HasLockAnnotations || (model.Index.CallsOf(method) & CallKinds.Effects) != 0;
 
     // ---------------------------------------------------------------- exploration
 

@@ -93,7 +93,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     public static ImmutableArray<Finding> Run(ProvenanceModel pm, IMethodSymbol method)
     {
         var body = pm.Model.Index.BodyOf(method);
-        if (body is null || !HasCandidates(pm, body))
+        if (body is null || !HasCandidates(pm, method, body))
             return ImmutableArray<Finding>.Empty;
         var engine = new ProvenanceEngine(pm, method);
         if (pm.Model.StructuredOf(method, body) is { } structured)
@@ -110,8 +110,12 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         return engine.findings.Values.OrderBy(f => f.Location.SourceSpan.Start).ToImmutableArray();
     }
 
-    private static bool HasCandidates(ProvenanceModel pm, IOperation body)
+    private static bool HasCandidates(ProvenanceModel pm, IMethodSymbol method, IOperation body)
     {
+        // Most functions call no allocator, free or code of the compilation's own (the index noted it as it
+        // scanned them): their code is not walked again.
+        if ((pm.Model.Index.CallsOf(method) & CallKinds.Memory) == 0)
+            return false;
         foreach (var op in Summaries.Eval.OwnOperations(body))
         {
             if (op is not IInvocationOperation inv)

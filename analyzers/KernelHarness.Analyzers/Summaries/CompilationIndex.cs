@@ -114,20 +114,24 @@ internal sealed class CompilationIndex
 {
     private readonly KernelSymbols k;
     private readonly SemanticModels models;
-    private readonly ConcurrentDictionary<SyntaxNode, Lazy<DeclarationScan>> scans = new();
+    private readonly ConcurrentDictionary<SyntaxNode, Lazy<DeclarationScan>> scans;
     private readonly ConcurrentDictionary<SyntaxTree, FileDeclarations> files = new();
-    private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers;
     private readonly ConcurrentDictionary<SyntaxTree, Dictionary<string, Mentioners>> fileMentions = new();
     private readonly Lazy<Dictionary<string, Mentioners>> mentions;
     private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
-    private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations;
     private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentDictionary<IMethodSymbol, DeclarationScan?> scanOf = new(SymbolEqualityComparer.Default);
+    private readonly ConcurrentDictionary<IMethodSymbol, DeclarationScan?> scanOf;
 
     public CompilationIndex(KernelSymbols k, SemanticModels models)
     {
         this.k = k;
         this.models = models;
+        scans = k.DeclarationCache<SyntaxNode, Lazy<DeclarationScan>>();
+        callers = k.FunctionCache<IMethodSymbol, IReadOnlyList<CallEdge>>();
+        registrations = k.FunctionCache<IMethodSymbol, IReadOnlyList<ContextOrigin>>();
+        scanOf = k.FunctionCache<IMethodSymbol, DeclarationScan?>();
         mentions = new Lazy<Dictionary<string, Mentioners>>(BuildMentions, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -419,6 +423,9 @@ internal sealed class CompilationIndex
     // ------------------------------------------------------------------ questions
 
     public IOperation? BodyOf(IMethodSymbol m) => ScanOf(m) is { } s && s.TryGetBody(m, out var b, out _) ? b : null;
+
+    /// <summary>What the calls in <paramref name="m"/>'s own code may do (<see cref="CallKinds"/>); none outside source.</summary>
+    public CallKinds CallsOf(IMethodSymbol m) => ScanOf(m) is { } s ? s.CallsOf(m) : CallKinds.None;
 
     /// <summary>The operation whose control-flow graph contains <paramref name="m"/> (itself for a member).</summary>
     public IOperation? RootOf(IMethodSymbol m) => ScanOf(m) is { } s && s.TryGetBody(m, out _, out var r) ? r : null;

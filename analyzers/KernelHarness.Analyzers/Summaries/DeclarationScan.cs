@@ -31,7 +31,7 @@ internal sealed class DeclarationScan
     private static readonly Dictionary<ISymbol, List<IOperation>> NoStores = new(SymbolEqualityComparer.Default);
     private static readonly List<(IOperation, CallbackSpec, IInvocationOperation, string)> NoRegistrations = new();
 
-    private Dictionary<IMethodSymbol, (IOperation Body, IOperation Root)>? bodies;
+    private Dictionary<IMethodSymbol, (IOperation Body, IOperation Root, CallKinds Calls)>? bodies;
     private Dictionary<IMethodSymbol, List<CallEdge>>? callers;
     private Dictionary<ISymbol, List<IOperation>>? delegateStores;
     private HashSet<IMethodSymbol>? escapes;
@@ -48,14 +48,17 @@ internal sealed class DeclarationScan
     /// <summary>Each function's body, and the operation whose control-flow graph holds it (itself for the member).</summary>
     public bool TryGetBody(IMethodSymbol m, out IOperation body, out IOperation root)
     {
-        if (bodies is not null && bodies.TryGetValue(m, out var pair))
+        if (bodies is not null && bodies.TryGetValue(m, out var entry))
         {
-            (body, root) = pair;
+            (body, root, _) = entry;
             return true;
         }
         body = root = null!;
         return false;
     }
+
+    /// <summary>What the calls in <paramref name="m"/>'s own code (not its lambdas') may do: the engines' first test.</summary>
+    public CallKinds CallsOf(IMethodSymbol m) => bodies is not null && bodies.TryGetValue(m, out var entry) ? entry.Calls : CallKinds.None;
 
     /// <summary>The calls each method of the compilation receives here.</summary>
     public IReadOnlyDictionary<IMethodSymbol, List<CallEdge>> Callers => callers ?? NoCallers;
@@ -82,10 +85,10 @@ internal sealed class DeclarationScan
 
     public void AddMethod(IMethodSymbol m, IOperation body, IOperation root)
     {
-        bodies ??= new Dictionary<IMethodSymbol, (IOperation, IOperation)>(SymbolEqualityComparer.Default);
+        bodies ??= new Dictionary<IMethodSymbol, (IOperation, IOperation, CallKinds)>(SymbolEqualityComparer.Default);
         if (!bodies.ContainsKey(m))
             Methods.Add(m);
-        bodies[m] = (body, root);
+        bodies[m] = (body, root, CallKinds.None);
     }
 
     /// <summary>Records the code of <paramref name="member"/>'s declaration, whose operation tree is <paramref name="op"/>.</summary>
@@ -123,9 +126,11 @@ internal sealed class DeclarationScan
             case IInvocationOperation inv when owner is IMethodSymbol caller:
                 var target = inv.TargetMethod.OriginalDefinition;
                 var info = k.Info(inv.TargetMethod);
+                bool own = SymbolEqualityComparer.Default.Equals(target.ContainingAssembly, k.Compilation.Assembly);
+                NoteCall(caller, info, own);
                 // Callers are asked of the compilation's own methods only, never of spin_lock or kmalloc: calls
                 // of the kernel's functions are not kept.
-                if (SymbolEqualityComparer.Default.Equals(target.ContainingAssembly, k.Compilation.Assembly))
+                if (own)
                 {
                     callers ??= new Dictionary<IMethodSymbol, List<CallEdge>>(SymbolEqualityComparer.Default);
                     if (!callers.TryGetValue(target, out var list))
@@ -166,6 +171,17 @@ internal sealed class DeclarationScan
             Walk(c, owner, root, found);
     }
 
+    private void NoteCall(IMethodSymbol caller, ApiInfo info, bool own)
+    {
+        var kinds = CallKinds.None;
+        if (own || info.HasEffects || info.HasLockAnnotations)
+            kinds |= CallKinds.Effects;
+        if (own || info.Allocates != AllocFamily.None || info.FreesMemory)
+            kinds |= CallKinds.Memory;
+        if (kinds != CallKinds.None && bodies is not null && bodies.TryGetValue(caller, out var entry) && (entry.Calls & kinds) != kinds)
+            bodies[caller] = (entry.Body, entry.Root, entry.Calls | kinds);
+    }
+
     private static IOperation? Strip(IOperation? op)
     {
         while (op is IConversionOperation or IParenthesizedOperation)
@@ -180,4 +196,20 @@ internal sealed class DeclarationScan
         ILocalReferenceOperation l => l.Local,
         _ => null,
     };
+}
+
+/// <summary>
+/// What the calls of one function may do, noted as its code is scanned: a function with neither kind has
+/// nothing for an engine to follow, and is known trivial without walking its code again.
+/// </summary>
+[System.Flags]
+internal enum CallKinds
+{
+    None = 0,
+
+    /// <summary>A call of a function with effects on the context (locks, interrupts, preemption, sleeping, callbacks) or of the compilation's own code.</summary>
+    Effects = 1,
+
+    /// <summary>A call of an allocator or a free, or of the compilation's own code (which may allocate or free).</summary>
+    Memory = 2,
 }
