@@ -20,8 +20,18 @@ public sealed class CurrentInInterruptAnalyzer : KernelRuleAnalyzer
 
     private protected override void AnalyzeFile(FileContext file)
     {
+        // Most files never read current: the functions to check are those whose own code does, found from the
+        // file's property reads (which the index keeps) rather than by walking every body.
+        var k = file.Symbols;
+        HashSet<IMethodSymbol>? readers = null;
+        foreach (var site in file.Operations(OperationKind.PropertyReference))
+            if (k.RoleOf(((IPropertyReferenceOperation)site.Operation).Property) == Role.CurrentTask && CompilationIndex.EnclosingFunction(site) is { } fn)
+                (readers ??= new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default)).Add(fn);
+        if (readers is null)
+            return;
         foreach (var fn in file.Methods)
-            Check(file, fn);
+            if (readers.Contains(fn))
+                Check(file, fn);
     }
 
     private static void Check(FileContext file, IMethodSymbol fn)
@@ -33,9 +43,6 @@ public sealed class CurrentInInterruptAnalyzer : KernelRuleAnalyzer
             return;
         bool TestsInTask(IEnumerable<IOperation> code) => code.Any(o => o is IInvocationOperation i && k.Info(i.TargetMethod).Role == Role.InTaskPredicate);
         bool ReadsCurrent(IOperation o) => o is IPropertyReferenceOperation p && k.RoleOf(p.Property) == Role.CurrentTask;
-        // Most functions never read current: find that out without keeping their operations.
-        if (!Eval.OwnOperations(body).Any(ReadsCurrent))
-            return;
         var ops = Eval.OwnOperations(body).ToList();
         if (TestsInTask(ops))
             return;
