@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Runtime.CompilerServices;
+using System.Text;
 using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -163,7 +164,15 @@ internal sealed class IrqRequests
     // Keys of types, fields and properties are asked at every request, free and dev_id use: made once per symbol.
     private static readonly ConditionalWeakTable<ISymbol, string> SymbolKeys = new();
 
-    /// <summary><c>this:</c> and a type's name, or <c>f:</c> and a field's or property's.</summary>
+    /// <summary><c>this:</c> and a type's full metadata name, or <c>f:</c> and a field's or property's.</summary>
     private static string KeyOf(ISymbol symbol)
-        => SymbolKeys.GetValue(symbol, s => (s is ITypeSymbol ? "this:" : "f:") + s.ToDisplayString());
+        => SymbolKeys.GetValue(symbol, static s => QualifiedName(new StringBuilder(s is ITypeSymbol ? "this:" : "f:"), s).ToString());
+
+    /// <summary>Namespaces, types and the member by metadata name (arity kept): unique, and cheaper than display formatting.</summary>
+    private static StringBuilder QualifiedName(StringBuilder sb, ISymbol s)
+    {
+        if (s.ContainingSymbol is { } outer && outer is not INamespaceSymbol { IsGlobalNamespace: true } && outer is not IModuleSymbol)
+            QualifiedName(sb, outer).Append('.');
+        return sb.Append(s.MetadataName);
+    }
 }
