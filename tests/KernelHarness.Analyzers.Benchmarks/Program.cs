@@ -25,12 +25,15 @@ public static class Program
         int only = Array.IndexOf(args, "--only");
         if (only >= 0 && only + 1 < args.Length)
         {
-            // For a profiler or `time`: one configuration (baseline, floor, perfile, retain, kh or one analyzer) on 1,000 files, five times.
+            // For a profiler or `time`: one configuration (baseline, floor, perfile, retain, kh or one analyzer) on 1,000 files,
+            // five times (or --runs N: more samples for a profiler).
             var b = new AnalyzerBenchmarks { Files = 1000 };
             b.Setup();
             Func<int> run = args[only + 1] switch { "baseline" => b.Baseline, "floor" => b.OperationFloor, "perfile" => b.PerFile, "retain" => b.PerFileRetained, "kh" => b.AllKernelAnalyzers, var name => () => b.One(name) };
             var process = System.Diagnostics.Process.GetCurrentProcess();
-            for (int i = 0; i < 5; i++)
+            int runsAt = Array.IndexOf(args, "--runs");
+            int runs = runsAt >= 0 && runsAt + 1 < args.Length ? int.Parse(args[runsAt + 1], CultureInfo.InvariantCulture) : 5;
+            for (int i = 0; i < runs; i++)
             {
                 // Wall time, CPU time, allocation and GC pauses per run: whether an analyzer costs compute or
                 // memory, and how well it runs in parallel with the compiler.
