@@ -234,25 +234,28 @@ internal sealed class StructuredBody
         while (stack.Count > 0)
         {
             var o = stack.Pop();
-            switch (o)
+            // By kind, not by interface: this runs at every operation of every body, and a chain of interface
+            // tests costs more than the rest of the walk.
+            switch (o.Kind)
             {
-                case IAnonymousFunctionOperation or ILocalFunctionOperation:
+                case OperationKind.AnonymousFunction or OperationKind.LocalFunction:
                     continue; // not run here
-                case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.ConditionalOr }:
+                case OperationKind.Binary when ((IBinaryOperation)o).OperatorKind is BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.ConditionalOr:
                     return false;
-                case IObjectCreationOperation { Initializer: not null }:
+                case OperationKind.ObjectCreation when ((IObjectCreationOperation)o).Initializer is not null:
                     return false;
-                case IVariableDeclarationOperation { Initializer: not null }:
+                case OperationKind.VariableDeclaration when ((IVariableDeclarationOperation)o).Initializer is not null:
                     return false; // C# 'int a, b = 1' forms the graph lowers its own way
-                case IExpressionStatementOperation or IVariableDeclarationGroupOperation or IVariableDeclarationOperation or IVariableDeclaratorOperation
-                    or IVariableInitializerOperation or IInvocationOperation or IArgumentOperation or ILiteralOperation or ILocalReferenceOperation
-                    or IParameterReferenceOperation or IFieldReferenceOperation or IPropertyReferenceOperation or IInstanceReferenceOperation
-                    or IConversionOperation or ISimpleAssignmentOperation or ICompoundAssignmentOperation or IIncrementOrDecrementOperation
-                    or IBinaryOperation or IUnaryOperation or IObjectCreationOperation or IDelegateCreationOperation or IMethodReferenceOperation
-                    or IDefaultValueOperation or ITypeOfOperation or ISizeOfOperation or INameOfOperation or IArrayElementReferenceOperation
-                    or IParenthesizedOperation or IDiscardOperation or IDeclarationExpressionOperation or IArrayCreationOperation
-                    or IArrayInitializerOperation or IInterpolatedStringOperation or IInterpolationOperation or IInterpolatedStringTextOperation
-                    or IEventReferenceOperation:
+                case OperationKind.ExpressionStatement or OperationKind.VariableDeclarationGroup or OperationKind.VariableDeclaration
+                    or OperationKind.VariableDeclarator or OperationKind.VariableInitializer or OperationKind.Invocation or OperationKind.Argument
+                    or OperationKind.Literal or OperationKind.LocalReference or OperationKind.ParameterReference or OperationKind.FieldReference
+                    or OperationKind.PropertyReference or OperationKind.InstanceReference or OperationKind.Conversion or OperationKind.SimpleAssignment
+                    or OperationKind.CompoundAssignment or OperationKind.Increment or OperationKind.Decrement or OperationKind.Binary
+                    or OperationKind.Unary or OperationKind.ObjectCreation or OperationKind.DelegateCreation or OperationKind.MethodReference
+                    or OperationKind.DefaultValue or OperationKind.TypeOf or OperationKind.SizeOf or OperationKind.NameOf
+                    or OperationKind.ArrayElementReference or OperationKind.Parenthesized or OperationKind.Discard or OperationKind.DeclarationExpression
+                    or OperationKind.ArrayCreation or OperationKind.ArrayInitializer or OperationKind.InterpolatedString or OperationKind.Interpolation
+                    or OperationKind.InterpolatedStringText or OperationKind.EventReference:
                     break;
                 default:
                     return false; // ?:, ??, ?., switch expressions, patterns, throw, await, with, tuples…

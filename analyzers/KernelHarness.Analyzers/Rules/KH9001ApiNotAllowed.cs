@@ -27,13 +27,11 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
     private protected override DiagnosticDescriptor Rule => Descriptors.KH9001;
 
     /// <summary>The operations whose symbols an allowlist governs: the uses the grader's IL check sees as member references.</summary>
-    private static readonly HashSet<OperationKind> CheckedKinds = new()
-    {
+    private static readonly OperationKindSet CheckedKinds = new(
         OperationKind.Invocation, OperationKind.ObjectCreation, OperationKind.PropertyReference, OperationKind.FieldReference,
         OperationKind.EventReference, OperationKind.MethodReference, OperationKind.TypeOf, OperationKind.Conversion,
         OperationKind.VariableDeclarator, OperationKind.Lock, OperationKind.DeclarationPattern, OperationKind.TypePattern,
-        OperationKind.IsType, OperationKind.Binary, OperationKind.Unary, OperationKind.DefaultValue, OperationKind.ArrayCreation,
-    };
+        OperationKind.IsType, OperationKind.Binary, OperationKind.Unary, OperationKind.DefaultValue, OperationKind.ArrayCreation);
 
     private protected override void Register(CompilationStartAnalysisContext start, CompilationModel model)
     {

@@ -73,15 +73,13 @@ internal sealed class DeclarationScan
     public IOperation[] Sites => sites;
 
     /// <summary>The kinds of operation some rule looks up by kind (KH9001 reads most member references).</summary>
-    private static readonly HashSet<OperationKind> KindsRead = new()
-    {
+    private static readonly OperationKindSet KindsRead = new(
         OperationKind.Invocation, OperationKind.Binary, OperationKind.SimpleAssignment, OperationKind.VariableInitializer,
         OperationKind.FieldInitializer, OperationKind.PropertyInitializer, OperationKind.Argument,
         OperationKind.ObjectCreation, OperationKind.PropertyReference, OperationKind.FieldReference, OperationKind.EventReference,
         OperationKind.MethodReference, OperationKind.TypeOf, OperationKind.Conversion, OperationKind.VariableDeclarator,
         OperationKind.Lock, OperationKind.DeclarationPattern, OperationKind.TypePattern, OperationKind.IsType, OperationKind.Unary,
-        OperationKind.DefaultValue, OperationKind.ArrayCreation,
-    };
+        OperationKind.DefaultValue, OperationKind.ArrayCreation);
 
     public void AddMethod(IMethodSymbol m, IOperation body, IOperation root)
     {
@@ -111,19 +109,22 @@ internal sealed class DeclarationScan
     {
         if (KindsRead.Contains(op.Kind))
             found.Add(op);
-        switch (op)
+        switch (op.Kind)
         {
-            case IAnonymousFunctionOperation lambda:
+            case OperationKind.AnonymousFunction:
+                var lambda = (IAnonymousFunctionOperation)op;
                 AddMethod(lambda.Symbol, lambda, root);
                 foreach (var c in lambda.Body.ChildOperations)
                     Walk(c, lambda.Symbol, root, found);
                 return;
-            case ILocalFunctionOperation lf:
+            case OperationKind.LocalFunction:
+                var lf = (ILocalFunctionOperation)op;
                 AddMethod(lf.Symbol, lf, root);
                 foreach (var c in lf.ChildOperations)
                     Walk(c, lf.Symbol, root, found);
                 return;
-            case IInvocationOperation inv when owner is IMethodSymbol caller:
+            case OperationKind.Invocation when owner is IMethodSymbol caller:
+                var inv = (IInvocationOperation)op;
                 var target = inv.TargetMethod.OriginalDefinition;
                 var info = k.Info(inv.TargetMethod);
                 bool own = SymbolEqualityComparer.Default.Equals(target.ContainingAssembly, k.Compilation.Assembly);
@@ -144,7 +145,8 @@ internal sealed class DeclarationScan
                         (pendingRegistrations ??= new()).Add((arg.Value, cb, inv, k.DisplayName(inv.TargetMethod)));
                 }
                 break;
-            case IDelegateCreationOperation d:
+            case OperationKind.DelegateCreation:
+                var d = (IDelegateCreationOperation)op;
                 var dest = Strip(d.Parent);
                 ISymbol? store = dest switch
                 {

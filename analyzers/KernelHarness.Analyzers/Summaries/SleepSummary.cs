@@ -193,7 +193,7 @@ internal static class Eval
                 var op = st.Pop();
                 yield return op;
                 foreach (var c in op.ChildOperations)
-                    if (c is not (IAnonymousFunctionOperation or ILocalFunctionOperation))
+                    if (c.Kind is not (OperationKind.AnonymousFunction or OperationKind.LocalFunction))
                         st.Push(c);
             }
         }
