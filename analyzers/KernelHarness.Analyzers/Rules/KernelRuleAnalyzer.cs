@@ -86,10 +86,10 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
         public IReadOnlyList<IMethodSymbol> Methods => Model.Index.MethodsIn(Tree);
 
         /// <summary>This file's operations of one kind, each with the member whose body holds it.</summary>
-        public IEnumerable<OperationSite> Operations(OperationKind kind) => Model.Index.OperationsIn(Tree, kind);
+        public FileOperations Operations(OperationKind kind) => Model.Index.OperationsIn(Tree, kind);
 
         /// <summary>This file's operations of every kind a rule reads by kind, each with the member whose body holds it.</summary>
-        public IEnumerable<OperationSite> Operations() => Model.Index.OperationsIn(Tree);
+        public FileOperations Operations() => Model.Index.OperationsIn(Tree);
 
         /// <summary>Reports a diagnostic located in this file (others belong to their own file's pass).</summary>
         public void Report(Diagnostic diagnostic)

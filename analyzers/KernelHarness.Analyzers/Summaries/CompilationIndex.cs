@@ -84,6 +84,54 @@ internal sealed class ContextOrigin : System.IEquatable<ContextOrigin>
 /// </summary>
 internal sealed record CallEdge(IMethodSymbol Caller, SyntaxNode Call);
 
+/// <summary>
+/// A file's operations of one kind, or of every kind the index keeps, each with the member whose code holds it,
+/// in source order. Every rule walks every file's: enumerated without allocating.
+/// </summary>
+internal readonly struct FileOperations
+{
+    private readonly List<DeclarationScan> scans;
+    private readonly OperationKind? kind;
+
+    public FileOperations(List<DeclarationScan> scans, OperationKind? kind)
+    {
+        this.scans = scans;
+        this.kind = kind;
+    }
+
+    public Enumerator GetEnumerator() => new(scans, kind);
+
+    public struct Enumerator
+    {
+        private readonly List<DeclarationScan> scans;
+        private readonly OperationKind? kind;
+        private int scan;
+        private int site;
+
+        public Enumerator(List<DeclarationScan> scans, OperationKind? kind)
+        {
+            this.scans = scans;
+            this.kind = kind;
+            scan = 0;
+            site = -1;
+        }
+
+        public OperationSite Current => new(scans[scan].Sites[site], scans[scan].Member!);
+
+        public bool MoveNext()
+        {
+            for (; scan < scans.Count; scan++, site = -1)
+            {
+                var sites = scans[scan].Sites;
+                while (++site < sites.Length)
+                    if (kind is null || sites[site].Kind == kind)
+                        return true;
+            }
+            return false;
+        }
+    }
+}
+
 /// <summary>An operation of a body in the compilation, with the member whose body holds it (as the driver's ContainingSymbol).</summary>
 internal readonly struct OperationSite
 {
@@ -114,7 +162,7 @@ internal sealed class CompilationIndex
 {
     private readonly KernelSymbols k;
     private readonly SemanticModels models;
-    private readonly ConcurrentDictionary<SyntaxNode, Lazy<DeclarationScan>> scans;
+    private readonly ConcurrentDictionary<SyntaxNode, DeclarationScan> scans;
     private readonly ConcurrentDictionary<SyntaxTree, FileDeclarations> files = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers;
     private readonly ConcurrentDictionary<SyntaxTree, Dictionary<string, Mentioners>> fileMentions = new();
@@ -128,7 +176,7 @@ internal sealed class CompilationIndex
     {
         this.k = k;
         this.models = models;
-        scans = k.DeclarationCache<SyntaxNode, Lazy<DeclarationScan>>();
+        scans = k.DeclarationCache<SyntaxNode, DeclarationScan>();
         callers = k.FunctionCache<IMethodSymbol, IReadOnlyList<CallEdge>>();
         registrations = k.FunctionCache<IMethodSymbol, IReadOnlyList<ContextOrigin>>();
         scanOf = k.FunctionCache<IMethodSymbol, DeclarationScan?>();
@@ -322,17 +370,20 @@ internal sealed class CompilationIndex
 
     private DeclarationScan Scan(SyntaxNode declaration)
     {
-        // Asked for every body a rule looks at: a hit allocates nothing.
-        if (scans.TryGetValue(declaration, out var known))
-            return known.Value;
-        return scans.GetOrAdd(declaration, d => new Lazy<DeclarationScan>(() => ScanCore(d), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        // Asked for every body a rule looks at: a hit allocates nothing. A scan is made empty and filled once,
+        // by the first thread to ask for it (the others wait for it): one object per declaration, no Lazy.
+        if (!scans.TryGetValue(declaration, out var scan))
+            scan = scans.GetOrAdd(declaration, new DeclarationScan(k, declaration));
+        scan.EnsureFilled(this);
+        return scan;
     }
 
-    private DeclarationScan ScanCore(SyntaxNode node)
+    /// <summary>Binds the declaration's code and records it in <paramref name="scan"/> (see <see cref="DeclarationScan.EnsureFilled"/>).</summary>
+    internal void Fill(DeclarationScan scan)
     {
-        var scan = new DeclarationScan(k, node);
+        var node = scan.Declaration;
         if (IsTrivialInitializer(node))
-            return scan;
+            return;
         var model = models.Get(node.SyntaxTree);
         IOperation? op = null;
         ISymbol? owner = null;
@@ -362,11 +413,10 @@ internal sealed class CompilationIndex
                 break;
         }
         if (op is null || owner is null)
-            return scan;
+            return;
         if (owner is IMethodSymbol ms && node is not AttributeSyntax)
             scan.AddMethod(ms, op, op);
         scan.Scan(op, owner);
-        return scan;
     }
 
     /// <summary>
@@ -442,7 +492,7 @@ internal sealed class CompilationIndex
     }
 
     /// <summary>The operations of <paramref name="tree"/>'s code of one kind, in source order.</summary>
-    public IEnumerable<OperationSite> OperationsIn(SyntaxTree tree, OperationKind kind) => OperationsIn(ScanFile(tree).Scans!, kind);
+    public FileOperations OperationsIn(SyntaxTree tree, OperationKind kind) => new(ScanFile(tree).Scans!, kind);
 
     private FileDeclarations ScanFile(SyntaxTree tree)
     {
@@ -478,9 +528,8 @@ internal sealed class CompilationIndex
         var released = new List<DeclarationScan>();
         foreach (var decl in file.Declarations)
         {
-            if (!scans.TryRemove(decl, out var lazy) || !lazy.IsValueCreated)
+            if (!scans.TryRemove(decl, out var scan) || !scan.IsFilled)
                 continue;
-            var scan = lazy.Value;
             released.Add(scan);
             resolved.TryRemove(scan, out _);
             foreach (var m in scan.Methods)
@@ -507,7 +556,7 @@ internal sealed class CompilationIndex
     public IEnumerable<OperationSite> OperationsMentioning(ISymbol symbol, OperationKind kind) => OperationsIn(Mentioning(symbol), kind);
 
     /// <summary>The operations of <paramref name="tree"/>'s code of every kind a rule reads by kind, in source order.</summary>
-    public IEnumerable<OperationSite> OperationsIn(SyntaxTree tree) => OperationsIn(ScanFile(tree).Scans!, kind: null);
+    public FileOperations OperationsIn(SyntaxTree tree) => new(ScanFile(tree).Scans!, kind: null);
 
     /// <summary>The scans' operations of one kind, or (null) of every kind the scans keep.</summary>
     private static IEnumerable<OperationSite> OperationsIn(IEnumerable<DeclarationScan> scans, OperationKind? kind)

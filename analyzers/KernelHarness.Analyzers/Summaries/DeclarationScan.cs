@@ -25,6 +25,28 @@ internal sealed class DeclarationScan
     /// <summary>The declaration scanned.</summary>
     public SyntaxNode Declaration { get; }
 
+    private volatile bool filled;
+
+    /// <summary>Has the declaration's code been bound and recorded here?</summary>
+    public bool IsFilled => filled;
+
+    /// <summary>
+    /// Fills the scan on first use (<see cref="CompilationIndex.Fill"/>), once: a thread that asks while another
+    /// fills it waits. (Filling observes no cancellation; an exception from it reaches the rule that asked.)
+    /// </summary>
+    public void EnsureFilled(CompilationIndex index)
+    {
+        if (filled)
+            return;
+        lock (this)
+        {
+            if (filled)
+                return;
+            index.Fill(this);
+            filled = true;
+        }
+    }
+
     // Most declarations call a few kernel functions and store, register or leak no delegate: the collections
     // are made on first use, and the empty ones shared (there are as many scans as declarations with code).
     private static readonly Dictionary<IMethodSymbol, List<CallEdge>> NoCallers = new(SymbolEqualityComparer.Default);
