@@ -105,10 +105,20 @@ internal static class LockRef
     /// </summary>
     public static (string? Key, string Display) ResolvePath(string path, IMethodSymbol method, IInvocationOperation? call)
     {
-        var segs = path.Split('.');
-        string first = segs[0];
-        string rest = segs.Length > 1 ? "." + string.Join(".", segs.Skip(1)) : "";
-        var param = method.Parameters.FirstOrDefault(p => p.Name == first);
+        // Asked at every lock call the engine follows, nearly always with a one-part path ("lock"): split without
+        // making an array, and the parameter found without a closure.
+        int dot = path.IndexOf('.');
+        string first = dot < 0 ? path : path.Substring(0, dot);
+        string rest = dot < 0 ? "" : path.Substring(dot);
+        IParameterSymbol? param = null;
+        foreach (var p in method.Parameters)
+        {
+            if (p.Name == first)
+            {
+                param = p;
+                break;
+            }
+        }
         if (param is not null)
         {
             if (call is null)

@@ -660,22 +660,26 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     {
         if (info.Role == Role.BusyWait)
             return;
-        var (cause, causeLoc) = held is not null ? (Kinds.Describe(held), held.Site) : (ownAtomic!.Description, ownAtomic.Location);
+        // Asked at every call made in atomic context, nearly all of which cannot sleep: what made the context
+        // atomic is put into words (with its file and line) only for a finding.
+        (string Text, Location Site) Cause() => held is not null ? (Kinds.Describe(held), held.Site) : (ownAtomic!.Description, ownAtomic.Location);
         var target = inv.TargetMethod;
-        var name = k.DisplayName(target);
-        var loc = inv.Syntax.GetLocation();
         if (info.MightSleep)
         {
             if ((info.SleepExceptIn & ownKinds) != 0)
                 return;
-            Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, loc, ImmutableArray.Create(causeLoc), name + "()", cause, ""));
+            var (cause, causeLoc) = Cause();
+            Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, inv.Syntax.GetLocation(), ImmutableArray.Create(causeLoc), k.DisplayName(target) + "()", cause, ""));
             return;
         }
         if (info.SleepIfGfp is not null)
         {
             var arg = Eval.Argument(inv.Arguments, info.SleepIfGfp);
             if (arg is not null && Eval.Gfp(arg.Value, method, default) is ulong g && k.AllowsBlocking(g))
-                AddGfp(arg.Value, name + "()", cause, causeLoc, "", ImmutableArray<Location>.Empty);
+            {
+                var (cause, causeLoc) = Cause();
+                AddGfp(arg.Value, k.DisplayName(target) + "()", cause, causeLoc, "", ImmutableArray<Location>.Empty);
+            }
             return;
         }
         var original = target.OriginalDefinition;
@@ -684,18 +688,22 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         var sleep = model.MaySleep(original, Eval.Arguments(k, inv, method, default), stack);
         if (sleep is null)
             return;
-        var chainText = " — called via " + name + "() -> " + sleep.ChainText;
+        var chainText = " — called via " + k.DisplayName(target) + "() -> " + sleep.ChainText;
         var links = sleep.Chain.Select(c => c.Site).ToImmutableArray();
         if (!sleep.IsGfpDependent)
         {
             if ((sleep.ExceptIn & ownKinds) != 0)
                 return;
-            Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, loc, ImmutableArray.Create(causeLoc).AddRange(links), sleep.Api + "()", cause, chainText));
+            var (cause, causeLoc) = Cause();
+            Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, inv.Syntax.GetLocation(), ImmutableArray.Create(causeLoc).AddRange(links), sleep.Api + "()", cause, chainText));
             return;
         }
         var gfpArg = Eval.ArgumentAt(inv.Arguments, sleep.GfpParameter);
         if (gfpArg is not null && Eval.Gfp(gfpArg.Value, method, default) is ulong gv && k.AllowsBlocking(gv))
+        {
+            var (cause, causeLoc) = Cause();
             AddGfp(gfpArg.Value, (sleep.Allocator ?? sleep.Api) + "()", cause, causeLoc, chainText, links);
+        }
     }
 
     private void AddGfp(IOperation gfp, string allocator, string cause, Location causeLoc, string chain, ImmutableArray<Location> links)
