@@ -104,7 +104,21 @@ internal sealed class IrqRequests
         => info.Callbacks.Any(c => c.Context == Ctx.HardIrq) && !info.PairsWith.IsEmpty
            && m.Parameters.Any(p => p.Name == "irq") && m.Parameters.Any(p => p.Name == "dev") && m.Parameters.Any(p => p.Name == "flags");
 
+    // KH4001, KH4002 and KH4004 each describe every request of a file: described once, kept while the call's
+    // operation lives (a file's operations are let go of after its analysis).
+    private readonly ConditionalWeakTable<IInvocationOperation, IrqRequest> described = new();
+
     public IrqRequest Describe(IInvocationOperation call, IMethodSymbol caller)
+    {
+        if (described.TryGetValue(call, out var known) && SymbolEqualityComparer.Default.Equals(known.Caller, caller))
+            return known;
+        var request = DescribeCore(call, caller);
+        if (known is null)
+            described.GetValue(call, _ => request);
+        return request;
+    }
+
+    private IrqRequest DescribeCore(IInvocationOperation call, IMethodSymbol caller)
     {
         IOperation? Arg(string name) => Eval.Argument(call.Arguments, name)?.Value;
         var irq = Arg("irq");
