@@ -606,7 +606,7 @@ internal sealed class CompilationIndex
         // Asked for every function of every file, and nearly always answered by one registration or none:
         // nothing is collected until something is found.
         List<ContextOrigin>? found = null;
-        HashSet<DeclarationScan>? seen = null;
+        List<DeclarationScan>? seen = null; // a few at most: compared one by one
         List<DeclarationScan>? viaStores = null;
         if (ScanOf(target) is { } own)
             Candidate(own);
@@ -634,8 +634,9 @@ internal sealed class CompilationIndex
 
         void Collect(DeclarationScan scan)
         {
-            if (scan.PendingRegistrations.Count == 0 || !(seen ??= new HashSet<DeclarationScan>()).Add(scan))
+            if (scan.PendingRegistrations.Count == 0 || (seen ??= new List<DeclarationScan>(2)).Contains(scan))
                 return;
+            seen.Add(scan);
             foreach (var (t, origin) in Resolved(scan))
                 if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
                     found.Add(origin);

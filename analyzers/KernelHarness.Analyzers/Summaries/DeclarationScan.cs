@@ -53,7 +53,9 @@ internal sealed class DeclarationScan
     private static readonly Dictionary<ISymbol, List<IOperation>> NoStores = new(SymbolEqualityComparer.Default);
     private static readonly List<(IOperation, CallbackSpec, IInvocationOperation, string)> NoRegistrations = new();
 
-    private Dictionary<IMethodSymbol, (IOperation Body, IOperation Root, CallKinds Calls)>? bodies;
+    // The functions whose bodies lie here: the member's, then its lambdas' and local functions'. Most
+    // declarations hold one or two, looked up by comparing (no dictionary per declaration).
+    private List<Function>? functions;
     private Dictionary<IMethodSymbol, List<CallEdge>>? callers;
     private Dictionary<ISymbol, List<IOperation>>? delegateStores;
     private HashSet<IMethodSymbol>? escapes;
@@ -65,14 +67,48 @@ internal sealed class DeclarationScan
     [System.ThreadStatic]
     private static List<IOperation>? scratch;
 
-    public List<IMethodSymbol> Methods { get; } = new(1);
+    private sealed class Function
+    {
+        public Function(IMethodSymbol symbol, IOperation body, IOperation root)
+        {
+            Symbol = symbol;
+            Body = body;
+            Root = root;
+        }
+
+        public IMethodSymbol Symbol { get; }
+        public IOperation Body { get; set; }
+        public IOperation Root { get; set; }
+        public CallKinds Calls { get; set; }
+    }
+
+    private Function? FunctionOf(IMethodSymbol m)
+    {
+        if (functions is not null)
+            foreach (var f in functions)
+                if (SymbolEqualityComparer.Default.Equals(f.Symbol, m))
+                    return f;
+        return null;
+    }
+
+    /// <summary>The methods, lambdas and local functions whose bodies lie here, the member first.</summary>
+    public IEnumerable<IMethodSymbol> Methods
+    {
+        get
+        {
+            if (functions is not null)
+                foreach (var f in functions)
+                    yield return f.Symbol;
+        }
+    }
 
     /// <summary>Each function's body, and the operation whose control-flow graph holds it (itself for the member).</summary>
     public bool TryGetBody(IMethodSymbol m, out IOperation body, out IOperation root)
     {
-        if (bodies is not null && bodies.TryGetValue(m, out var entry))
+        if (FunctionOf(m) is { } f)
         {
-            (body, root, _) = entry;
+            body = f.Body;
+            root = f.Root;
             return true;
         }
         body = root = null!;
@@ -80,7 +116,7 @@ internal sealed class DeclarationScan
     }
 
     /// <summary>What the calls in <paramref name="m"/>'s own code (not its lambdas') may do: the engines' first test.</summary>
-    public CallKinds CallsOf(IMethodSymbol m) => bodies is not null && bodies.TryGetValue(m, out var entry) ? entry.Calls : CallKinds.None;
+    public CallKinds CallsOf(IMethodSymbol m) => FunctionOf(m)?.Calls ?? CallKinds.None;
 
     /// <summary>The calls each method of the compilation receives here.</summary>
     public IReadOnlyDictionary<IMethodSymbol, List<CallEdge>> Callers => callers ?? NoCallers;
@@ -105,10 +141,13 @@ internal sealed class DeclarationScan
 
     public void AddMethod(IMethodSymbol m, IOperation body, IOperation root)
     {
-        bodies ??= new Dictionary<IMethodSymbol, (IOperation, IOperation, CallKinds)>(SymbolEqualityComparer.Default);
-        if (!bodies.ContainsKey(m))
-            Methods.Add(m);
-        bodies[m] = (body, root, CallKinds.None);
+        if (FunctionOf(m) is { } known)
+        {
+            known.Body = body;
+            known.Root = root;
+            return;
+        }
+        (functions ??= new List<Function>(1)).Add(new Function(m, body, root));
     }
 
     /// <summary>Records the code of <paramref name="member"/>'s declaration, whose operation tree is <paramref name="op"/>.</summary>
@@ -202,8 +241,8 @@ internal sealed class DeclarationScan
             kinds |= CallKinds.Effects;
         if (own || info.Allocates != AllocFamily.None || info.FreesMemory)
             kinds |= CallKinds.Memory;
-        if (kinds != CallKinds.None && bodies is not null && bodies.TryGetValue(caller, out var entry) && (entry.Calls & kinds) != kinds)
-            bodies[caller] = (entry.Body, entry.Root, entry.Calls | kinds);
+        if (kinds != CallKinds.None && FunctionOf(caller) is { } f)
+            f.Calls |= kinds;
     }
 
     private static IOperation? Strip(IOperation? op)
