@@ -144,6 +144,8 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     {
         var s = State.Empty;
         var info = k.Info(method);
+        if (info.MustHold.IsEmpty && info.Releases.IsEmpty)
+            return s; // most functions start holding nothing (a symbol's locations are made anew when asked)
         var loc = method.Locations.FirstOrDefault() ?? Location.None;
         foreach (var path in info.MustHold)
         {

@@ -442,7 +442,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
 
     // ---------------------------------------------------------------- values
 
-    private static string? VarKey(IOperation op)
+    private string? VarKey(IOperation op)
     {
         op = Summaries.Eval.Unwrap(op);
         switch (op)
@@ -465,8 +465,16 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         return null;
     }
 
-    private static string LocalKey(ILocalSymbol local)
-        => "L:" + local.Name + "@" + (local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    // A function reads its few locals again and again: each one's key is made once per run.
+    private Dictionary<ILocalSymbol, string>? localKeys;
+
+    private string LocalKey(ILocalSymbol local)
+    {
+        localKeys ??= new Dictionary<ILocalSymbol, string>(SymbolEqualityComparer.Default);
+        if (!localKeys.TryGetValue(local, out var key))
+            localKeys[local] = key = "L:" + local.Name + "@" + (local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return key;
+    }
 
     private static bool IsPointerType(ITypeSymbol? t) => t is not null && t.Name is "kptr" or "page" && t.ContainingNamespace?.ToDisplayString() == "KernelHarness";
 
