@@ -45,9 +45,9 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
             foreach (var site in file.Operations())
                 if (CheckedKinds.Contains(site.Operation.Kind))
                     checker.Operation(site.Operation, report);
+            Checker.Unsafe(file.Tree, report, file.CancellationToken);
         });
         start.RegisterSymbolAction(ctx => checker.Symbol(ctx), SymbolKind.NamedType, SymbolKind.Method, SymbolKind.Field, SymbolKind.Property, SymbolKind.Event);
-        start.RegisterSyntaxTreeAction(ctx => checker.Unsafe(ctx));
     }
 
     internal static Allowlist Load(AnalyzerOptions options, System.Threading.CancellationToken ct)
@@ -254,13 +254,13 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         /// any of the three words is skipped without walking its syntax (a syntax-node action would make the
         /// driver walk every file's nodes).
         /// </summary>
-        public void Unsafe(SyntaxTreeAnalysisContext ctx)
+        public static void Unsafe(SyntaxTree tree, System.Action<Diagnostic> report, System.Threading.CancellationToken cancellationToken)
         {
-            var text = ctx.Tree.GetText(ctx.CancellationToken).ToString();
+            var text = tree.GetText(cancellationToken).ToString();
             if (text.IndexOf("unsafe", System.StringComparison.Ordinal) < 0 && text.IndexOf("stackalloc", System.StringComparison.Ordinal) < 0
                 && text.IndexOf("fixed", System.StringComparison.Ordinal) < 0)
                 return;
-            foreach (var node in ctx.Tree.GetRoot(ctx.CancellationToken).DescendantNodes())
+            foreach (var node in tree.GetRoot(cancellationToken).DescendantNodes())
             {
                 string? what = node.Kind() switch
                 {
@@ -275,7 +275,7 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
                 // One finding per construct: a pointer type inside an unsafe block or fixed statement is the same use.
                 if (node is PointerTypeSyntax or FunctionPointerTypeSyntax && node.Ancestors().Any(a => a is UnsafeStatementSyntax or FixedStatementSyntax or PointerTypeSyntax))
                     continue;
-                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, node.GetLocation(), what, "unsafe code is never allowed"));
+                report(Diagnostic.Create(Descriptors.KH9001, node.GetLocation(), what, "unsafe code is never allowed"));
             }
         }
 

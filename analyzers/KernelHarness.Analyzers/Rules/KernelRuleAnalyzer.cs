@@ -23,7 +23,9 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
     public sealed override void Initialize(AnalysisContext context)
     {
         context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        // No callbacks for generated code; the findings are sifted by FileContext.Report, not by the driver
+        // (see GeneratedCode).
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.ReportDiagnostics);
         context.RegisterCompilationStartAction(start =>
         {
             var model = CompilationModel.Get(start.Compilation);
@@ -82,6 +84,8 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
 
         public SyntaxTree Tree => context.SemanticModel.SyntaxTree;
 
+        public System.Threading.CancellationToken CancellationToken => context.CancellationToken;
+
         /// <summary>The methods, lambdas and local functions whose bodies lie in this file.</summary>
         public IReadOnlyList<IMethodSymbol> Methods => Model.Index.MethodsIn(Tree);
 
@@ -91,10 +95,13 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
         /// <summary>This file's operations of every kind a rule reads by kind, each with the member whose body holds it.</summary>
         public FileOperations Operations() => Model.Index.OperationsIn(Tree);
 
-        /// <summary>Reports a diagnostic located in this file (others belong to their own file's pass).</summary>
+        /// <summary>
+        /// Reports a diagnostic located in this file (others belong to their own file's pass), unless it lies in a
+        /// type or member marked [GeneratedCode].
+        /// </summary>
         public void Report(Diagnostic diagnostic)
         {
-            if (diagnostic.Location.SourceTree == Tree)
+            if (diagnostic.Location.SourceTree == Tree && !GeneratedCode.Contains(context.SemanticModel, diagnostic.Location, context.CancellationToken))
                 context.ReportDiagnostic(diagnostic);
         }
     }
