@@ -22,6 +22,12 @@ public static class Program
             Phases.Run(1000);
             return;
         }
+        int rounds = Array.IndexOf(args, "--processes");
+        if (rounds >= 0)
+        {
+            Processes.Run(rounds + 1 < args.Length ? int.Parse(args[rounds + 1], CultureInfo.InvariantCulture) : 8);
+            return;
+        }
         int only = Array.IndexOf(args, "--only");
         if (only >= 0 && only + 1 < args.Length)
         {
