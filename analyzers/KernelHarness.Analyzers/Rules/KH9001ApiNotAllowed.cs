@@ -45,6 +45,9 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
             foreach (var site in file.Operations())
                 if (CheckedKinds.Contains(site.Operation.Kind))
                     checker.Operation(site.Operation, report);
+            // An initializer that only names a static field is kept as that use, not bound (CompilationIndex.NamedFieldsIn).
+            foreach (var (field, name) in file.Model.Index.NamedFieldsIn(file.Tree))
+                checker.NamedField(field, name, report);
             Checker.Unsafe(file.Tree, report, file.CancellationToken);
         });
         start.RegisterSymbolAction(ctx => checker.Symbol(ctx), SymbolKind.NamedType, SymbolKind.Method, SymbolKind.Field, SymbolKind.Property, SymbolKind.Event);
@@ -193,6 +196,13 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
             }
             if (refused is not null)
                 report(Diagnostic.Create(Descriptors.KH9001, op.Syntax.GetLocation(), refused, reason));
+        }
+
+        /// <summary>A use of a static field by name alone, as a field reference operation would be checked.</summary>
+        public void NamedField(IFieldSymbol field, SyntaxNode name, System.Action<Diagnostic> report)
+        {
+            if (!field.IsConst && Why(field, null) is { } r)
+                report(Diagnostic.Create(Descriptors.KH9001, name.GetLocation(), r.Name, r.Reason));
         }
 
         public void Symbol(SymbolAnalysisContext ctx)

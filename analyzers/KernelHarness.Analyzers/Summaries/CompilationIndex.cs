@@ -385,6 +385,11 @@ internal sealed class CompilationIndex
         if (IsTrivialInitializer(node))
             return;
         var model = models.Get(node.SyntaxTree);
+        if (NamedStaticValue(model, node) is { } named)
+        {
+            scan.NameField(named, ((EqualsValueClauseSyntax)node).Value);
+            return;
+        }
         IOperation? op = null;
         ISymbol? owner = null;
         switch (node)
@@ -430,6 +435,33 @@ internal sealed class CompilationIndex
         ImplicitObjectCreationExpressionSyntax { ArgumentList.Arguments.Count: 0, Initializer: null } => true,
         _ => false,
     };
+
+    /// <summary>
+    /// The field a field initializer names when it is nothing but that name (<c>kptr ring = NULL;</c>): a static
+    /// readonly or constant field of the same struct or enum type. Such an initializer holds no call, delegate,
+    /// allocation or time value for a rule to follow, only a use of the field, which KH9001 checks
+    /// (<see cref="NamedFieldsIn"/>). Binding it would cost more than a method body (the compiler keeps no
+    /// initializer for the driver, so it is bound again, with nullable analysis); a name lookup does not bind.
+    /// Null when the initializer is anything else, or the name is not found as exactly one such field.
+    /// </summary>
+    private static IFieldSymbol? NamedStaticValue(SemanticModel model, SyntaxNode node)
+    {
+        if (node is not EqualsValueClauseSyntax { Value: IdentifierNameSyntax name, Parent: VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } declarator })
+            return null;
+        var found = model.LookupSymbols(name.SpanStart, name: name.Identifier.ValueText);
+        if (found.Length != 1 || found[0] is not IFieldSymbol { IsStatic: true } field || !(field.IsConst || field.IsReadOnly)
+            || field.Type.TypeKind is not (TypeKind.Struct or TypeKind.Enum) || field.Type.SpecialType != SpecialType.None)
+            return null;
+        return model.GetDeclaredSymbol(declarator) is IFieldSymbol declared && SymbolEqualityComparer.Default.Equals(declared.Type, field.Type) ? field : null;
+    }
+
+    /// <summary>The fields named by initializers of <paramref name="tree"/> that are nothing but the name (see <see cref="NamedStaticValue"/>), with the name.</summary>
+    public IEnumerable<(IFieldSymbol Field, SyntaxNode Name)> NamedFieldsIn(SyntaxTree tree)
+    {
+        foreach (var scan in ScanFile(tree).Scans!)
+            if (scan.NamedField is { } named)
+                yield return named;
+    }
 
     /// <summary>The scan of the declaration whose code holds <paramref name="m"/>'s body (null outside source).</summary>
     private DeclarationScan? ScanOf(IMethodSymbol m)

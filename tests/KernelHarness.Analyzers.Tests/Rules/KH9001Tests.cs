@@ -69,6 +69,19 @@ public class KH9001Tests
     }
 
     [Fact]
+    public void A_field_initialized_by_naming_a_refused_static_field_is_reported_and_the_kernels_NULL_is_not()
+        // Such initializers are checked from the name, without binding them (CompilationIndex.NamedFieldsIn).
+        => Verify<ApiNotAllowedAnalyzer>.Diagnostics(@"
+using static System.DateTimeOffset;
+
+public sealed class Driver
+{
+    private kptr ring = NULL;
+    private System.DateTimeOffset [|started|] = [|MinValue|];
+    private System.DateTimeOffset [|stopped|] = [|System.DateTimeOffset.MaxValue|];
+}");
+
+    [Fact]
     public void Message_names_the_api_and_the_rule_as_the_grader_does()
     {
         Verify<ApiNotAllowedAnalyzer>.Diagnostics(@"
