@@ -69,7 +69,7 @@ internal sealed class IrqRequests
     /// those in the code that mentions the symbol the expression is built on (a field, parameter, local or
     /// named constant), or every request when it is a literal.
     /// </summary>
-    public IEnumerable<IrqRequest> RequestsLike(IOperation irq)
+    public List<IrqRequest> RequestsLike(IOperation irq)
     {
         var root = Eval.Unwrap(irq);
         while (root is IMemberReferenceOperation { Instance: { } inner } && inner is not IInstanceReferenceOperation)
@@ -83,14 +83,23 @@ internal sealed class IrqRequests
         };
         // A parameter's key is its name in any method ("the same parameter"): look for the name everywhere.
         // A literal: every request, found in the code that names a request function (once, though it may name two).
-        var sites = (symbol is null ? RequestNames.SelectMany(name => model.Index.OperationsMentioning(name, OperationKind.Invocation)).Distinct(SameOperation.Instance)
-                : symbol is IParameterSymbol ? model.Index.OperationsMentioning(symbol.Name, OperationKind.Invocation)
-                : model.Index.OperationsMentioning(symbol, OperationKind.Invocation))
-            .Select(s => (Call: s.Operation, Caller: (ISymbol)(CompilationIndex.EnclosingFunction(s) ?? s.Member)));
-        return sites
-            .Where(s => s.Call is IInvocationOperation inv && IsRequest(inv) && s.Caller is IMethodSymbol)
-            .Select(s => Describe((IInvocationOperation)s.Call, (IMethodSymbol)s.Caller))
-            .OrderBy(r => r.Call.Syntax.SyntaxTree.FilePath, System.StringComparer.Ordinal).ThenBy(r => r.Call.Syntax.SpanStart);
+        var sites = symbol is null ? RequestNames.SelectMany(name => model.Index.OperationsMentioning(name, OperationKind.Invocation)).Distinct(SameOperation.Instance)
+            : symbol is IParameterSymbol ? model.Index.OperationsMentioning(symbol.Name, OperationKind.Invocation)
+            : model.Index.OperationsMentioning(symbol, OperationKind.Invocation);
+        // Asked at every free_irq, and nearly always answered by one request: a list, sorted only when longer.
+        var found = new List<IrqRequest>(1);
+        foreach (var site in sites)
+            if (site.Operation is IInvocationOperation inv && IsRequest(inv) && (CompilationIndex.EnclosingFunction(site) ?? site.Member) is IMethodSymbol caller)
+                found.Add(Describe(inv, caller));
+        if (found.Count > 1)
+            found.Sort(InFileOrder);
+        return found;
+    }
+
+    private static int InFileOrder(IrqRequest a, IrqRequest b)
+    {
+        int c = System.StringComparer.Ordinal.Compare(a.Call.Syntax.SyntaxTree.FilePath, b.Call.Syntax.SyntaxTree.FilePath);
+        return c != 0 ? c : a.Call.Syntax.SpanStart.CompareTo(b.Call.Syntax.SpanStart);
     }
 
     private sealed class SameOperation : IEqualityComparer<OperationSite>

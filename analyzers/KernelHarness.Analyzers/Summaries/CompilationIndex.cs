@@ -536,7 +536,8 @@ internal sealed class CompilationIndex
         foreach (var decl in file.Declarations)
         {
             var scan = Scan(decl);
-            methods.AddRange(scan.Methods);
+            foreach (var m in scan.Methods)
+                methods.Add(m);
             scans.Add(scan);
         }
         file.Methods = methods;

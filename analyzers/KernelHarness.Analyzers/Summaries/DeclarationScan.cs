@@ -67,7 +67,7 @@ internal sealed class DeclarationScan
     [System.ThreadStatic]
     private static List<IOperation>? scratch;
 
-    private sealed class Function
+    internal sealed class Function
     {
         public Function(IMethodSymbol symbol, IOperation body, IOperation root)
         {
@@ -91,14 +91,31 @@ internal sealed class DeclarationScan
         return null;
     }
 
-    /// <summary>The methods, lambdas and local functions whose bodies lie here, the member first.</summary>
-    public IEnumerable<IMethodSymbol> Methods
+    /// <summary>The methods, lambdas and local functions whose bodies lie here, the member first (enumerated without allocating).</summary>
+    public MethodList Methods => new(functions);
+
+    public readonly struct MethodList
     {
-        get
+        private readonly List<Function>? functions;
+
+        internal MethodList(List<Function>? functions) => this.functions = functions;
+
+        public Enumerator GetEnumerator() => new(functions);
+
+        public struct Enumerator
         {
-            if (functions is not null)
-                foreach (var f in functions)
-                    yield return f.Symbol;
+            private readonly List<Function>? functions;
+            private int index;
+
+            internal Enumerator(List<Function>? functions)
+            {
+                this.functions = functions;
+                index = -1;
+            }
+
+            public IMethodSymbol Current => functions![index].Symbol;
+
+            public bool MoveNext() => functions is not null && ++index < functions.Count;
         }
     }
 
