@@ -39,15 +39,18 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     {
         public Dictionary<string, int> Vars = new();
         public Dictionary<int, AState> Allocs = new();
-        public Dictionary<string, long> Consts = new();
-        public Dictionary<CaptureId, int> Captures = new();
+        // Made when a path first learns a constant or captures a value (graph walks only): most never do.
+        public Dictionary<string, long>? Consts;
+        public Dictionary<CaptureId, int>? Captures;
+
+        private static readonly Dictionary<string, long> NoConsts = new();
 
         public PState Clone() => new()
         {
             Vars = new Dictionary<string, int>(Vars),
             Allocs = new Dictionary<int, AState>(Allocs),
-            Consts = new Dictionary<string, long>(Consts),
-            Captures = new Dictionary<CaptureId, int>(Captures),
+            Consts = Consts is null ? null : new Dictionary<string, long>(Consts),
+            Captures = Captures is null ? null : new Dictionary<CaptureId, int>(Captures),
         };
 
         public string Signature()
@@ -59,7 +62,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             foreach (var kv in Allocs.OrderBy(x => x.Key))
                 sb.Append(kv.Key).Append(':').Append((int)kv.Value.Status).Append(kv.Value.Checked ? 'c' : '-').Append(kv.Value.Escaped ? 'e' : '-').Append(kv.Value.FreedAt?.SourceSpan.Start ?? -1).Append(';');
             sb.Append('|');
-            foreach (var kv in Consts.OrderBy(x => x.Key, System.StringComparer.Ordinal))
+            foreach (var kv in (Consts ?? NoConsts).OrderBy(x => x.Key, System.StringComparer.Ordinal))
                 sb.Append(kv.Key).Append('=').Append(kv.Value).Append(';');
             return sb.ToString();
         }
@@ -69,7 +72,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             => SameEntries(Vars, other.Vars, static (x, y) => x == y)
                && SameEntries(Allocs, other.Allocs, static (x, y) => x.Status == y.Status && x.Checked == y.Checked && x.Escaped == y.Escaped
                                                                        && (x.FreedAt?.SourceSpan.Start ?? -1) == (y.FreedAt?.SourceSpan.Start ?? -1))
-               && SameEntries(Consts, other.Consts, static (x, y) => x == y);
+               && SameEntries(Consts ?? NoConsts, other.Consts ?? NoConsts, static (x, y) => x == y);
 
         private static bool SameEntries<TKey, TValue>(Dictionary<TKey, TValue> a, Dictionary<TKey, TValue> b, System.Func<TValue, TValue, bool> same)
             where TKey : notnull
@@ -252,9 +255,9 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
                 break;
             case IFlowCaptureOperation fc:
                 if (Eval(fc.Value, s) is int id)
-                    s.Captures[fc.Id] = id;
+                    (s.Captures ??= new Dictionary<CaptureId, int>())[fc.Id] = id;
                 else
-                    s.Captures.Remove(fc.Id);
+                    s.Captures?.Remove(fc.Id);
                 break;
             case IInvocationOperation inv:
                 Call(inv, s);
@@ -303,9 +306,9 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             return;
         s.Vars[key] = id ?? -1;
         if (local && value.ConstantValue.HasValue && ProvenanceModel.ToLong(value.ConstantValue.Value) is long c)
-            s.Consts[key] = c;
+            (s.Consts ??= new Dictionary<string, long>())[key] = c;
         else
-            s.Consts.Remove(key);
+            s.Consts?.Remove(key);
     }
 
     private void Escape(int id, PState s)
@@ -483,7 +486,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     {
         op = Summaries.Eval.Unwrap(op);
         if (op is IFlowCaptureReferenceOperation cr)
-            return s.Captures.TryGetValue(cr.Id, out var c) ? c : null;
+            return s.Captures is not null && s.Captures.TryGetValue(cr.Id, out var c) ? c : null;
         var key = VarKey(op);
         if (key is null)
             return null;
@@ -599,7 +602,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         var u = Summaries.Eval.Unwrap(v);
         if (u.ConstantValue.HasValue)
             return ProvenanceModel.ToLong(u.ConstantValue.Value) is long n && n < 0 && IsSignedInt(v.Type) ? u.Syntax.ToString() : null;
-        if (u is ILocalReferenceOperation && VarKey(u) is { } key && s.Consts.TryGetValue(key, out var c) && c < 0)
+        if (u is ILocalReferenceOperation && VarKey(u) is { } key && s.Consts is not null && s.Consts.TryGetValue(key, out var c) && c < 0)
             return u.Syntax.ToString() + " (" + c.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")";
         if (u is IInvocationOperation inv && k.DisplayName(inv.TargetMethod) == "ERR_PTR" && inv.Arguments.Length == 1
             && ErrorText(inv.Arguments[0].Value, s) is not null)
