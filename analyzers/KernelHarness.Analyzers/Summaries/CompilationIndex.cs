@@ -448,8 +448,10 @@ internal sealed class CompilationIndex
     {
         if (node is not EqualsValueClauseSyntax { Value: IdentifierNameSyntax name, Parent: VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } declarator })
             return null;
-        var found = model.LookupSymbols(name.SpanStart, name: name.Identifier.ValueText);
-        if (found.Length != 1 || found[0] is not IFieldSymbol { IsStatic: true } field || !(field.IsConst || field.IsReadOnly)
+        // The name alone is bound speculatively, in the type's scope (at the field's own name), which an initializer
+        // that is a bare name sees too: no initializer binding is set up, and no nullable analysis runs.
+        var found = model.GetSpeculativeSymbolInfo(declarator.Identifier.SpanStart, name, SpeculativeBindingOption.BindAsExpression).Symbol;
+        if (found is not IFieldSymbol { IsStatic: true } field || !(field.IsConst || field.IsReadOnly)
             || field.Type.TypeKind is not (TypeKind.Struct or TypeKind.Enum) || field.Type.SpecialType != SpecialType.None)
             return null;
         return model.GetDeclaredSymbol(declarator) is IFieldSymbol declared && SymbolEqualityComparer.Default.Equals(declared.Type, field.Type) ? field : null;
