@@ -86,15 +86,12 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private MethodAnalysis Explore(ControlFlowGraph cfg)
     {
         var entry = EntryState();
-        var seen = new Dictionary<int, HashSet<string>>();
+        var seen = new SeenStates<State>(static (a, b) => a.SameAs(b), MaxStatesPerBlock);
         var work = new Queue<(BasicBlock Block, State State)>();
         void Enqueue(BasicBlock b, State s)
         {
-            if (!seen.TryGetValue(b.Ordinal, out var set))
-                seen[b.Ordinal] = set = new HashSet<string>();
-            if (set.Count >= MaxStatesPerBlock || !set.Add(s.Signature))
-                return;
-            work.Enqueue((b, s));
+            if (seen.Add(b.Ordinal, s))
+                work.Enqueue((b, s));
         }
         Enqueue(cfg.Blocks[0], entry);
         int budget = 20000;
@@ -245,13 +242,13 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private List<State> RunFinally(ControlFlowGraph cfg, ControlFlowRegion region, List<State> states)
     {
         var ends = new List<State>();
-        var seen = new HashSet<string>();
+        var seen = new SeenStates<State>(static (a, b) => a.SameAs(b), maxPerBlock: int.MaxValue, maxInAll: 200);
         var work = new Queue<(BasicBlock, State)>();
         void Enqueue(BasicBlock b, State st)
         {
             if (b.Ordinal < region.FirstBlockOrdinal || b.Ordinal > region.LastBlockOrdinal)
                 return;
-            if (seen.Count < 200 && seen.Add(b.Ordinal + ":" + st.Signature))
+            if (seen.Add(b.Ordinal, st))
                 work.Enqueue((b, st));
         }
         foreach (var st in states)

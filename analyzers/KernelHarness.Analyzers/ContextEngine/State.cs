@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Linq;
-using System.Text;
 using Microsoft.CodeAnalysis;
 
 namespace KernelHarness.Analyzers.ContextEngine;
@@ -26,13 +25,11 @@ internal sealed record Pending(Held Lock, When When);
 /// <summary>
 /// The abstract state at a point of one path: what is held (in acquisition order), the values known
 /// for branch conditions (so branches on the same condition stay correlated) and pending trylocks.
-/// Immutable; compared by <see cref="Signature"/>.
+/// Immutable; compared by <see cref="SameAs"/>.
 /// </summary>
 internal sealed class State
 {
     public static readonly State Empty = new(ImmutableList<Held>.Empty, ImmutableDictionary<string, bool>.Empty, ImmutableDictionary<string, Pending>.Empty);
-
-    private string? signature;
 
     public State(ImmutableList<Held> held, ImmutableDictionary<string, bool> facts, ImmutableDictionary<string, Pending> pending)
     {
@@ -91,26 +88,10 @@ internal sealed class State
     private static bool IsSameOrUnder(string path, string key)
         => path.StartsWith(key, System.StringComparison.Ordinal) && (path.Length == key.Length || path[key.Length] == '.');
 
-    public string Signature
-    {
-        get
-        {
-            if (signature is not null)
-                return signature;
-            var sb = new StringBuilder();
-            foreach (var h in Held)
-                sb.Append(h.Key).Append('/').Append((int)h.Kind).Append('@').Append(h.Site.SourceSpan.Start).Append('/').Append(h.FlagsKey).Append(';');
-            sb.Append('|');
-            foreach (var kv in Facts.OrderBy(k => k.Key, System.StringComparer.Ordinal))
-                sb.Append(kv.Key).Append('=').Append(kv.Value ? '1' : '0').Append(';');
-            sb.Append('|');
-            foreach (var kv in PendingByKey.OrderBy(k => k.Key, System.StringComparer.Ordinal))
-                sb.Append(kv.Key).Append('>').Append(kv.Value.Lock.Key).Append(';');
-            return signature = sb.ToString();
-        }
-    }
-
-    /// <summary>Do the two states have the same <see cref="Signature"/>? Answered without making either.</summary>
+    /// <summary>
+    /// Are the two states the same for every question the walk asks: the same things held in the same order (each
+    /// by key, kind, place of acquisition and saved flags), the same facts, the same pending trylocks?
+    /// </summary>
     public bool SameAs(State other)
     {
         if (ReferenceEquals(this, other))

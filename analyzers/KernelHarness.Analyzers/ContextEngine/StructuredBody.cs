@@ -73,7 +73,7 @@ internal sealed class StructuredBody
         /// <summary>Evaluates a fork's condition on one path, as a branch of the graph would: the states where it is true and where it is false (null: that side is impossible).</summary>
         (TState? WhenTrue, TState? WhenFalse) Fork(IOperation condition, TState state);
 
-        /// <summary>Are two paths' states the same, so that they join into one? (What the graph walk's signatures compare.)</summary>
+        /// <summary>Are two paths' states the same, so that they join into one? (The test the graph walk's <see cref="SeenStates{TState}"/> makes too.)</summary>
         bool Same(TState a, TState b);
 
         /// <summary>One path leaves by a <c>return</c> of <paramref name="value"/>.</summary>

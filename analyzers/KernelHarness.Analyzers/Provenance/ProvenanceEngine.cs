@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
-using System.Text;
 using KernelHarness.Analyzers.ContextEngine;
 using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
@@ -53,21 +52,11 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             Captures = Captures is null ? null : new Dictionary<CaptureId, int>(Captures),
         };
 
-        public string Signature()
-        {
-            var sb = new StringBuilder();
-            foreach (var kv in Vars.OrderBy(x => x.Key, System.StringComparer.Ordinal))
-                sb.Append(kv.Key).Append('=').Append(kv.Value).Append(';');
-            sb.Append('|');
-            foreach (var kv in Allocs.OrderBy(x => x.Key))
-                sb.Append(kv.Key).Append(':').Append((int)kv.Value.Status).Append(kv.Value.Checked ? 'c' : '-').Append(kv.Value.Escaped ? 'e' : '-').Append(kv.Value.FreedAt?.SourceSpan.Start ?? -1).Append(';');
-            sb.Append('|');
-            foreach (var kv in (Consts ?? NoConsts).OrderBy(x => x.Key, System.StringComparer.Ordinal))
-                sb.Append(kv.Key).Append('=').Append(kv.Value).Append(';');
-            return sb.ToString();
-        }
-
-        /// <summary>Do the two states have the same <see cref="Signature"/>? Answered without making either.</summary>
+        /// <summary>
+        /// Are the two states the same for every question the walk asks: the same variables pointing at the same
+        /// allocations, each in the same status (checked, escaped, freed at the same place), the same constants?
+        /// (What the captured values are does not count: they live within one statement.)
+        /// </summary>
         public bool SameAs(PState other)
             => SameEntries(Vars, other.Vars, static (x, y) => x == y)
                && SameEntries(Allocs, other.Allocs, static (x, y) => x.Status == y.Status && x.Checked == y.Checked && x.Escaped == y.Escaped
@@ -135,15 +124,12 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
 
     private void Explore(ControlFlowGraph cfg)
     {
-        var seen = new Dictionary<int, HashSet<string>>();
+        var seen = new SeenStates<PState>(static (a, b) => a.SameAs(b), MaxStatesPerBlock);
         var work = new Queue<(BasicBlock Block, PState State)>();
         void Enqueue(BasicBlock b, PState s)
         {
-            if (!seen.TryGetValue(b.Ordinal, out var set))
-                seen[b.Ordinal] = set = new HashSet<string>();
-            if (set.Count >= MaxStatesPerBlock || !set.Add(s.Signature()))
-                return;
-            work.Enqueue((b, s));
+            if (seen.Add(b.Ordinal, s))
+                work.Enqueue((b, s));
         }
         Enqueue(cfg.Blocks[0], new PState());
         int budget = 20000;
