@@ -847,7 +847,9 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             }
         }
 
-        foreach (var u in unmatched ?? Enumerable.Empty<(string Key, LockKind Kind, string? FlagsKey, string Api, Location Loc, string Rule, string Message)>())
+        if (unmatched is null)
+            return;
+        foreach (var u in unmatched)
         {
             bool owns = registered || (acquiredKeys is not null && (acquiredKeys.Contains(u.Key) || (Kinds.IsContext(u.Kind) && acquiredKeys.Any(a => a.StartsWith(Kinds.ContextKey(u.Kind, null).TrimEnd('>'), System.StringComparison.Ordinal)))));
             if (owns)

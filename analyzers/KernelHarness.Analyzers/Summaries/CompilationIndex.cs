@@ -440,9 +440,9 @@ internal sealed class CompilationIndex
     /// The field a field initializer names when it is nothing but that name (<c>kptr ring = NULL;</c>): a static
     /// readonly or constant field of the same struct or enum type. Such an initializer holds no call, delegate,
     /// allocation or time value for a rule to follow, only a use of the field, which KH9001 checks
-    /// (<see cref="NamedFieldsIn"/>). Binding it would cost more than a method body (the compiler keeps no
-    /// initializer for the driver, so it is bound again, with nullable analysis); a name lookup does not bind.
-    /// Null when the initializer is anything else, or the name is not found as exactly one such field.
+    /// (<see cref="NamedFieldsIn"/>). Binding the initializer would cost more than a method body (the compiler
+    /// keeps no initializer for the driver, so it is bound again, with nullable analysis); binding the name alone
+    /// does not. Null when the initializer is anything else, or the name does not bind to such a field.
     /// </summary>
     private static IFieldSymbol? NamedStaticValue(SemanticModel model, SyntaxNode node)
     {

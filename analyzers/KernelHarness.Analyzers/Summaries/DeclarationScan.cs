@@ -141,7 +141,7 @@ internal sealed class DeclarationScan
     /// <summary>Is <paramref name="m"/> turned into a delegate here other than for a registration?</summary>
     public bool Escapes(IMethodSymbol m) => escapes is not null && escapes.Contains(m);
     public IReadOnlyList<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> PendingRegistrations => pendingRegistrations ?? NoRegistrations;
-    /// <summary>The field an initializer names when it is nothing but that name, recorded without binding it (<see cref="CompilationIndex.NamedFieldsIn"/>).</summary>
+    /// <summary>The field an initializer names when it is nothing but that name, recorded without binding the initializer (<see cref="CompilationIndex.NamedFieldsIn"/>).</summary>
     public (IFieldSymbol Field, SyntaxNode Name)? NamedField { get; private set; }
 
     public void NameField(IFieldSymbol field, SyntaxNode name) => NamedField = (field, name);

@@ -182,8 +182,8 @@ internal static class Eval
     /// </summary>
     public static IEnumerable<IOperation> OwnOperations(IOperation body)
     {
-        // Walked several times for every function (by both engines' prefilters and several rules): the stack
-        // is borrowed from this thread's few, not made anew each time.
+        // Walked for many functions (by provenance's prefilter and the rules that read a body's own code): the
+        // stack is borrowed from this thread's few, not made anew each time.
         var st = RentStack();
         try
         {
