@@ -123,7 +123,15 @@ internal static class LockRef
         {
             if (call is null)
                 return ("p:" + first + rest, path);
-            var arg = call.Arguments.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.Parameter, param));
+            IArgumentOperation? arg = null;
+            foreach (var a in call.Arguments)
+            {
+                if (SymbolEqualityComparer.Default.Equals(a.Parameter, param))
+                {
+                    arg = a;
+                    break;
+                }
+            }
             if (arg is null)
                 return (null, path);
             var k = KeyOf(arg.Value);

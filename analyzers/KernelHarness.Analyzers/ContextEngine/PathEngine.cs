@@ -24,7 +24,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private readonly CompilationModel model;
     private readonly KernelSymbols k;
     private readonly IMethodSymbol method;
-    private readonly ImmutableHashSet<IMethodSymbol> stack;
+    private readonly CallStack stack;
     private readonly ContextOrigin? ownAtomic;
     private readonly Ctx ownKinds;
     private readonly bool registered;
@@ -42,7 +42,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
 
     private enum Cat { Unknown, True, False, Zero, Positive, Negative, Null, NonNull, Truthy, Falsy }
 
-    private PathEngine(CompilationModel model, IMethodSymbol method, ImmutableHashSet<IMethodSymbol> stack)
+    private PathEngine(CompilationModel model, IMethodSymbol method, CallStack stack)
     {
         this.model = model;
         k = model.Symbols;
@@ -55,7 +55,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         registered = own.Any(o => o.IsRegistration);
     }
 
-    public static MethodAnalysis Run(CompilationModel model, IMethodSymbol method, ImmutableHashSet<IMethodSymbol> stack)
+    public static MethodAnalysis Run(CompilationModel model, IMethodSymbol method, CallStack stack)
     {
         var body = model.Index.BodyOf(method);
         if (body is null)
@@ -312,7 +312,22 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
 
     /// <summary>The invocation whose acquisition depends on how its result is tested, if the expression is one.</summary>
     private IInvocationOperation? CondCall(IOperation op)
-        => Eval.Unwrap(op) is IInvocationOperation inv && CondAcquires(inv).Any() ? inv : null;
+        => Eval.Unwrap(op) is IInvocationOperation inv && MayAcquireConditionally(inv) && CondAcquires(inv).Any() ? inv : null;
+
+    /// <summary>
+    /// Can the call acquire something only on some results? Asked of every call whose value is stored: most are
+    /// kernel functions that take nothing, or always take what they take, and need no lock resolved to tell.
+    /// </summary>
+    private bool MayAcquireConditionally(IInvocationOperation inv)
+    {
+        var info = k.Info(inv.TargetMethod);
+        if (!info.HasLockAnnotations)
+            return model.Index.BodyOf(inv.TargetMethod.OriginalDefinition) is not null;
+        foreach (var a in info.Acquires)
+            if (a.When != When.Always)
+                return true;
+        return false;
+    }
 
     private IOperation? CondCore(IOperation op)
     {
@@ -551,23 +566,28 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
 
     private State Release(State s, IInvocationOperation inv, string key, LockKind kind, string? flagsKey, string api)
     {
-        var at = inv.Syntax.GetLocation();
+        // Releases nearly always match: the call's location is made only for a finding, and the held lock is
+        // looked for by a loop (a lambda would capture the parameters in an object at every release).
         var list = s.Held;
-        int Last(System.Func<Held, bool> p)
+        // The last held of a kind (with the flags variable too, when sameFlags), or the last lock held under a key.
+        int Last(LockKind? ofKind, string? heldKey = null, bool sameFlags = false)
         {
             for (int i = list.Count - 1; i >= 0; i--)
-                if (p(list[i]))
+            {
+                var h = list[i];
+                if (heldKey is not null ? h.Key == heldKey && !Kinds.IsContext(h.Kind) : h.Kind == ofKind && (!sameFlags || h.FlagsKey == flagsKey))
                     return i;
+            }
             return -1;
         }
         switch (kind)
         {
             case LockKind.Preempt or LockKind.Rcu or LockKind.BottomHalf or LockKind.KmapAtomic:
             {
-                int i = Last(h => h.Kind == kind);
+                int i = Last(kind);
                 if (i < 0)
                 {
-                    Unmatched(key, kind, flagsKey, api, at, kind == LockKind.Preempt ? DiagnosticIds.PreemptionNotBalanced : DiagnosticIds.LockNotReleased,
+                    Unmatched(key, kind, flagsKey, api, inv.Syntax.GetLocation(), kind == LockKind.Preempt ? DiagnosticIds.PreemptionNotBalanced : DiagnosticIds.LockNotReleased,
                         kind == LockKind.Preempt
                             ? $"{api}() has nothing to undo on this path: preemption was not disabled here"
                             : $"{api}() has nothing to undo on this path: the matching {(kind == LockKind.Rcu ? "rcu_read_lock()" : kind == LockKind.KmapAtomic ? "kmap_atomic()" : "local_bh_disable()")} did not happen");
@@ -577,50 +597,50 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             }
             case LockKind.IrqDisable:
             {
-                int i = Last(h => h.Kind == LockKind.IrqDisable);
+                int i = Last(LockKind.IrqDisable);
                 if (i >= 0)
                     return s.WithHeld(list.RemoveAt(i));
-                int j = Last(h => h.Kind == LockKind.IrqSave);
+                int j = Last(LockKind.IrqSave);
                 if (j >= 0)
                 {
-                    Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, at, ImmutableArray.Create(list[j].Site),
+                    Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, inv.Syntax.GetLocation(), ImmutableArray.Create(list[j].Site),
                         $"{api}() inside the {list[j].Api}() region opened at {Kinds.Where(list[j].Site)}: interrupts are enabled before the saved state is restored"));
                     return s;
                 }
-                Unmatched(key, kind, flagsKey, api, at, DiagnosticIds.IrqSaveNotBalanced, $"{api}() enables interrupts that were not disabled on this path");
+                Unmatched(key, kind, flagsKey, api, inv.Syntax.GetLocation(), DiagnosticIds.IrqSaveNotBalanced, $"{api}() enables interrupts that were not disabled on this path");
                 return s;
             }
             case LockKind.IrqSave:
             {
-                int i = Last(h => h.Kind == LockKind.IrqSave && h.FlagsKey == flagsKey);
+                int i = Last(LockKind.IrqSave, sameFlags: true);
                 if (i >= 0)
                 {
                     int later = -1;
                     for (int j = i + 1; j < list.Count; j++)
                         if (list[j].Kind == LockKind.IrqSave) later = j;
                     if (later >= 0)
-                        Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, at, ImmutableArray.Create(list[i].Site, list[later].Site),
+                        Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, inv.Syntax.GetLocation(), ImmutableArray.Create(list[i].Site, list[later].Site),
                             $"{api}({list[i].FlagsText}) while the later {list[later].Api}({list[later].FlagsText}) at {Kinds.Where(list[later].Site)} is still in effect: saves and restores are crossed"));
                     return s.WithHeld(list.RemoveAt(i));
                 }
-                int any = Last(h => h.Kind == LockKind.IrqSave);
+                int any = Last(LockKind.IrqSave);
                 if (any >= 0)
                 {
                     var arg = inv.Arguments.Length > 0 ? LockRef.Display(inv.Arguments[inv.Arguments.Length - 1].Value) : "?";
-                    Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, at, ImmutableArray.Create(list[any].Site),
+                    Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, inv.Syntax.GetLocation(), ImmutableArray.Create(list[any].Site),
                         $"{api}({arg}) restores flags that do not come from the matching {list[any].Api}() (at {Kinds.Where(list[any].Site)}, saved in '{list[any].FlagsText}')"));
                     return s.WithHeld(list.RemoveAt(any));
                 }
-                Unmatched(key, kind, flagsKey, api, at, DiagnosticIds.IrqSaveNotBalanced, $"{api}() restores interrupt state that was not saved on this path");
+                Unmatched(key, kind, flagsKey, api, inv.Syntax.GetLocation(), DiagnosticIds.IrqSaveNotBalanced, $"{api}() restores interrupt state that was not saved on this path");
                 return s;
             }
             default:
             {
-                int i = Last(h => h.Key == key && !Kinds.IsContext(h.Kind));
+                int i = Last(null, heldKey: key);
                 if (i < 0)
                 {
                     var display = inv.Arguments.Length > 0 ? LockRef.Display(inv.Arguments[0].Value) : Pretty(key);
-                    Unmatched(key, kind, flagsKey, api, at, DiagnosticIds.LockNotReleased, $"{api}() releases '{display}', which is not held on this path");
+                    Unmatched(key, kind, flagsKey, api, inv.Syntax.GetLocation(), DiagnosticIds.LockNotReleased, $"{api}() releases '{display}', which is not held on this path");
                     return s;
                 }
                 var h = list[i];

@@ -43,7 +43,7 @@ internal sealed class AllocApis
     private (AllocApi? Alloc, FreeApi? Free) Get(IMethodSymbol m)
     {
         m = (m.ReducedFrom ?? m).OriginalDefinition;
-        return cache.TryGetValue(m, out var known) ? known : cache.GetOrAdd(m, Parse);
+        return cache.TryGetValue(m, out var known) ? known : cache.GetOrAdd(m, Parse(m));
     }
 
     private (AllocApi? Alloc, FreeApi? Free) Parse(IMethodSymbol m)

@@ -1,4 +1,3 @@
-using System.Linq;
 using KernelHarness.Analyzers.ContextEngine;
 using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
@@ -35,11 +34,27 @@ public sealed class FreeIrqDevIdMismatchAnalyzer : KernelRuleAnalyzer
             var devKey = IrqRequests.Key(devArg, frame);
             if (irqKey is null || devKey is null)
                 continue;
-            var same = irqs.RequestsLike(irqArg).Where(r => r.IrqKey == irqKey).ToList();
-            if (same.Count == 0 || same.Any(r => r.DevKey is null || r.DevKey == devKey))
+            if (FirstMismatch(irqs, irqArg, irqKey, devKey) is not { } first)
                 continue;
-            var first = same[0];
             file.Report(Diagnostic.Create(Descriptors.KH4002, inv.Syntax.GetLocation(), irqArg.Syntax.ToString(), devArg.Syntax.ToString(), first.DevText, Kinds.Where(first.Call.Syntax.GetLocation())));
         }
+    }
+
+    /// <summary>
+    /// The first request of the same irq, when there is one and every request of it passes a known dev_id other
+    /// than <paramref name="devKey"/>; null otherwise. (A loop, not a lambda: the rule runs at every call of the file.)
+    /// </summary>
+    private static IrqRequest? FirstMismatch(IrqRequests irqs, IOperation irqArg, string irqKey, string devKey)
+    {
+        IrqRequest? first = null;
+        foreach (var r in irqs.RequestsLike(irqArg))
+        {
+            if (r.IrqKey != irqKey)
+                continue;
+            if (r.DevKey is null || r.DevKey == devKey)
+                return null;
+            first ??= r;
+        }
+        return first;
     }
 }

@@ -61,10 +61,9 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
     /// <summary>Reports this rule's findings in one file. By default: the context engine's findings of the file's methods.</summary>
     private protected virtual void AnalyzeFile(FileContext file)
     {
-        foreach (var method in file.Methods)
-            foreach (var finding in file.Model.Analyze(method).Findings)
-                if (finding.Id == Rule.Id)
-                    file.Report(finding.ToDiagnostic(Rule));
+        foreach (var finding in file.Model.FindingsIn(file.Tree))
+            if (finding.Id == Rule.Id)
+                file.Report(finding.ToDiagnostic(Rule));
     }
 
     /// <summary>One file of the compilation, as a rule sees it.</summary>

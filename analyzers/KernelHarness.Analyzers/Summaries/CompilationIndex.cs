@@ -223,7 +223,7 @@ internal sealed class CompilationIndex
     /// or signature), in source order: the candidates for a question about a name, found from syntax alone.
     /// </summary>
     private Dictionary<string, Mentioners> MentionsIn(SyntaxTree tree)
-        => fileMentions.TryGetValue(tree, out var known) ? known : fileMentions.GetOrAdd(tree, t => CollectMentions(DeclarationsOf(t).Declarations));
+        => fileMentions.TryGetValue(tree, out var known) ? known : fileMentions.GetOrAdd(tree, CollectMentions(DeclarationsOf(tree).Declarations));
 
     private static Dictionary<string, Mentioners> CollectMentions(List<SyntaxNode> declarations)
     {
@@ -575,14 +575,17 @@ internal sealed class CompilationIndex
     }
 
     /// <summary>The calls of <paramref name="m"/> in the compilation (from the declarations that mention its name).</summary>
-    public IReadOnlyList<CallEdge> CallersOf(IMethodSymbol m) => callers.TryGetValue(m, out var known) ? known : callers.GetOrAdd(m, target =>
+    public IReadOnlyList<CallEdge> CallersOf(IMethodSymbol m) => callers.TryGetValue(m, out var known) ? known : callers.GetOrAdd(m, FindCallers(m));
+
+    private IReadOnlyList<CallEdge> FindCallers(IMethodSymbol target)
     {
-        var list = new List<CallEdge>();
+        // Asked for every function; most have no caller in source (a handler, a probe), and get the shared empty list.
+        List<CallEdge>? list = null;
         foreach (var scan in Mentioning(target))
             if (scan.Callers.TryGetValue(target, out var edges))
-                list.AddRange(edges);
-        return list;
-    });
+                (list ??= new List<CallEdge>(edges.Count)).AddRange(edges);
+        return list ?? (IReadOnlyList<CallEdge>)System.Array.Empty<CallEdge>();
+    }
 
     /// <summary>The operations of one kind in the code that mentions <paramref name="name"/> (a superset of those that use the symbol so named).</summary>
     public IEnumerable<OperationSite> OperationsMentioning(string name, OperationKind kind) => OperationsIn(Mentioning(name), kind);
@@ -634,7 +637,7 @@ internal sealed class CompilationIndex
     /// code holding it when it is a lambda, and the code that mentions each place it is stored.
     /// </summary>
     public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m)
-        => registrations.TryGetValue(m, out var known) ? known : registrations.GetOrAdd(m, FindRegistrations);
+        => registrations.TryGetValue(m, out var known) ? known : registrations.GetOrAdd(m, FindRegistrations(m));
 
     private IReadOnlyList<ContextOrigin> FindRegistrations(IMethodSymbol target)
     {
@@ -714,7 +717,9 @@ internal sealed class CompilationIndex
     }
 
     /// <summary>The registrations one declaration makes, with the methods each one denotes.</summary>
-    private List<(IMethodSymbol Target, ContextOrigin Origin)> Resolved(DeclarationScan scan) => resolved.TryGetValue(scan, out var known) ? known : resolved.GetOrAdd(scan, s =>
+    private List<(IMethodSymbol Target, ContextOrigin Origin)> Resolved(DeclarationScan scan) => resolved.TryGetValue(scan, out var known) ? known : resolved.GetOrAdd(scan, Resolve(scan));
+
+    private List<(IMethodSymbol Target, ContextOrigin Origin)> Resolve(DeclarationScan s)
     {
         var list = new List<(IMethodSymbol, ContextOrigin)>();
         foreach (var (arg, spec, call, api) in s.PendingRegistrations)
@@ -727,7 +732,7 @@ internal sealed class CompilationIndex
             }
         }
         return list;
-    });
+    }
 
     /// <summary>The methods a delegate-valued expression may denote.</summary>
     private IEnumerable<IMethodSymbol> Targets(IOperation? op, int depth)

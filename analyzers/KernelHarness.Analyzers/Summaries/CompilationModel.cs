@@ -29,6 +29,7 @@ internal sealed class CompilationModel
     private readonly ConcurrentDictionary<IMethodSymbol, StructuredBody?> structured;
     private readonly ConcurrentDictionary<IMethodSymbol, ProcessOnly> contexts;
     private readonly ConcurrentDictionary<SyntaxTree, StrongBox<int>> rulesDone = new();
+    private readonly ConcurrentDictionary<SyntaxTree, List<Finding>> fileFindings = new();
     private int fileRules;
 
     private CompilationModel(KernelSymbols symbols)
@@ -91,6 +92,7 @@ internal sealed class CompilationModel
 
     private void Release(SyntaxTree tree)
     {
+        fileFindings.TryRemove(tree, out _);
         foreach (var scan in Index.Release(tree))
         {
             foreach (var m in scan.Methods)
@@ -106,13 +108,13 @@ internal sealed class CompilationModel
     /// <summary>The compilation index: cheap to make, it binds code only as questions need it.</summary>
     public CompilationIndex Index { get; }
 
-    public SleepInfo? MaySleep(IMethodSymbol method, ImmutableArray<object?> consts, ImmutableHashSet<IMethodSymbol>? stack = null)
+    public SleepInfo? MaySleep(IMethodSymbol method, ImmutableArray<object?> consts, CallStack? stack = null)
     {
         method = method.OriginalDefinition;
         var key = method.ToDisplayString() + "#" + method.Locations.FirstOrDefault()?.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + "(" + Eval.Key(consts) + ")";
         if (sleep.TryGetValue(key, out var cached))
             return cached;
-        var result = SleepSummaries.Compute(this, method, consts, stack ?? ImmutableHashSet.Create<IMethodSymbol>(SymbolEqualityComparer.Default));
+        var result = SleepSummaries.Compute(this, method, consts, stack ?? CallStack.Empty);
         if (stack is null || stack.IsEmpty)
             sleep.TryAdd(key, result);
         return result;
@@ -121,9 +123,10 @@ internal sealed class CompilationModel
     /// <summary>The entry contexts of a method: registrations anywhere in the compilation and attributes.</summary>
     public ImmutableArray<ContextOrigin> OwnContexts(IMethodSymbol method)
     {
-        // Asked for every function the engines look at: a hit allocates nothing (no delegate for GetOrAdd).
+        // Asked for every function the engines look at: a hit allocates nothing, nor does a miss (no delegate for
+        // GetOrAdd; two threads may both compute a function's contexts, and the first answer stored is kept).
         method = method.OriginalDefinition;
-        return ownContexts.TryGetValue(method, out var known) ? known : ownContexts.GetOrAdd(method, ComputeOwnContexts);
+        return ownContexts.TryGetValue(method, out var known) ? known : ownContexts.GetOrAdd(method, ComputeOwnContexts(method));
     }
 
     private ImmutableArray<ContextOrigin> ComputeOwnContexts(IMethodSymbol method)
@@ -142,20 +145,34 @@ internal sealed class CompilationModel
         return list.ToImmutable();
     }
 
-    public MethodAnalysis Analyze(IMethodSymbol method, ImmutableHashSet<IMethodSymbol>? stack = null)
+    /// <summary>
+    /// The context engine's findings in the code of one file's functions, in source order: gathered once for the
+    /// rules that each report their own among them.
+    /// </summary>
+    public List<Finding> FindingsIn(SyntaxTree tree)
+    {
+        if (fileFindings.TryGetValue(tree, out var known))
+            return known;
+        var list = new List<Finding>();
+        foreach (var method in Index.MethodsIn(tree))
+            list.AddRange(Analyze(method).Findings);
+        return fileFindings.GetOrAdd(tree, list);
+    }
+
+    public MethodAnalysis Analyze(IMethodSymbol method, CallStack? stack = null)
     {
         method = method.OriginalDefinition;
         if (analyses.TryGetValue(method, out var a))
             return a;
-        stack ??= ImmutableHashSet.Create<IMethodSymbol>(SymbolEqualityComparer.Default);
-        var result = PathEngine.Run(this, method, stack.Add(method));
+        stack ??= CallStack.Empty;
+        var result = PathEngine.Run(this, method, stack.Push(method));
         if (stack.IsEmpty || !result.HitRecursion)
             return analyses.GetOrAdd(method, result);
         return result;
     }
 
     /// <summary>Lock effects of a callee for a caller being analysed (null while the callee is on the stack).</summary>
-    public LockSummary? SummaryFor(IMethodSymbol callee, ImmutableHashSet<IMethodSymbol> stack, out bool recursion)
+    public LockSummary? SummaryFor(IMethodSymbol callee, CallStack stack, out bool recursion)
     {
         callee = callee.OriginalDefinition;
         recursion = stack.Contains(callee);
@@ -276,22 +293,22 @@ internal sealed class CompilationModel
     public enum ProcessOnly { Unknown, Process, Atomic }
 
     /// <summary>Is this method only ever reached in process context with nothing held (KH1003)?</summary>
-    public ProcessOnly ReachedContext(IMethodSymbol method) => Reached(method.OriginalDefinition, ImmutableHashSet.Create<IMethodSymbol>(SymbolEqualityComparer.Default));
+    public ProcessOnly ReachedContext(IMethodSymbol method) => Reached(method.OriginalDefinition, CallStack.Empty);
 
-    private ProcessOnly Reached(IMethodSymbol method, ImmutableHashSet<IMethodSymbol> visiting)
+    private ProcessOnly Reached(IMethodSymbol method, CallStack visiting)
     {
         if (contexts.TryGetValue(method, out var known))
             return known;
         if (visiting.Contains(method))
             return ProcessOnly.Process;
-        visiting = visiting.Add(method);
+        visiting = visiting.Push(method);
         var result = ComputeReached(method, visiting);
-        if (visiting.Count == 1)
+        if (visiting.Depth == 1)
             contexts.TryAdd(method, result);
         return result;
     }
 
-    private ProcessOnly ComputeReached(IMethodSymbol method, ImmutableHashSet<IMethodSymbol> visiting)
+    private ProcessOnly ComputeReached(IMethodSymbol method, CallStack visiting)
     {
         var own = OwnContexts(method);
         if (own.Any(o => o.Context != Ctx.Process))

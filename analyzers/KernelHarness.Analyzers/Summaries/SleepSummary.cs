@@ -28,12 +28,12 @@ internal sealed record SleepInfo(ImmutableList<ChainLink> Chain, string Api, int
 /// </summary>
 internal static class SleepSummaries
 {
-    public static SleepInfo? Compute(CompilationModel model, IMethodSymbol method, ImmutableArray<object?> consts, ImmutableHashSet<IMethodSymbol> stack)
+    public static SleepInfo? Compute(CompilationModel model, IMethodSymbol method, ImmutableArray<object?> consts, CallStack stack)
     {
         var body = model.Index.BodyOf(method);
         if (body is null || stack.Contains(method))
             return null;
-        var walker = new Walker(model, method, consts, stack.Add(method));
+        var walker = new Walker(model, method, consts, stack.Push(method));
         walker.Visit(body is IAnonymousFunctionOperation a ? a.Body : body is ILocalFunctionOperation lf ? (IOperation?)lf.Body ?? lf.IgnoredBody : body);
         return walker.Unconditional ?? walker.Dependent;
     }
@@ -43,9 +43,9 @@ internal static class SleepSummaries
         private readonly CompilationModel model;
         private readonly IMethodSymbol method;
         private readonly ImmutableArray<object?> consts;
-        private readonly ImmutableHashSet<IMethodSymbol> stack;
+        private readonly CallStack stack;
 
-        public Walker(CompilationModel model, IMethodSymbol method, ImmutableArray<object?> consts, ImmutableHashSet<IMethodSymbol> stack)
+        public Walker(CompilationModel model, IMethodSymbol method, ImmutableArray<object?> consts, CallStack stack)
         {
             this.model = model;
             this.method = method;
