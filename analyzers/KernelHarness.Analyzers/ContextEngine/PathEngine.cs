@@ -270,14 +270,16 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             case IFlowAnonymousFunctionOperation or IAnonymousFunctionOperation or ILocalFunctionOperation:
                 return s;
             case ISimpleAssignmentOperation a:
-                return Assign(LockRef.KeyOf(a.Target), a.Value, s, skip);
+                return Assign(a.Target, a.Value, s, skip);
             case IVariableDeclaratorOperation { Initializer: { } init } declarator:
                 // Only in structured bodies: the graph turns 'var x = e' into the assignment above.
-                return Assign(LockRef.LocalKey(declarator.Symbol), init.Value, s, skip);
+                return Assign(declarator, init.Value, s, skip);
             case ICompoundAssignmentOperation or IIncrementOrDecrementOperation:
             {
                 foreach (var c in op.ChildOperations)
                     s = Exec(c, s, skip);
+                if (!s.KnowsAnything)
+                    return s;
                 var target = op is ICompoundAssignmentOperation ca ? ca.Target : ((IIncrementOrDecrementOperation)op).Target;
                 var key = LockRef.KeyOf(target);
                 return key is null ? s : s.Forget(key);
@@ -294,13 +296,18 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     }
 
     /// <summary>
-    /// Stores <paramref name="value"/> in the place <paramref name="key"/> names (none: not a plain place): what
-    /// was known of the place is forgotten, and a trylock's result waits there for the test that decides it.
+    /// Stores <paramref name="value"/> in <paramref name="place"/> (an assignment's target, or a declared local): what
+    /// was known of the place is forgotten, and a trylock's result waits there for the test that decides it. (A
+    /// target that is not a plain place has no key and keeps nothing.)
     /// </summary>
-    private State Assign(string? key, IOperation value, State s, IOperation? skip)
+    private State Assign(IOperation place, IOperation value, State s, IOperation? skip)
     {
         var core = CondCall(value);
         s = Exec(value, s, core ?? skip);
+        // The place's key is made only when there is something to forget or a trylock's result to keep.
+        if (core is null && !s.KnowsAnything)
+            return s;
+        var key = place is IVariableDeclaratorOperation declarator ? LockRef.LocalKey(declarator.Symbol) : LockRef.KeyOf(place);
         if (key is null)
             return s;
         s = s.Forget(key);

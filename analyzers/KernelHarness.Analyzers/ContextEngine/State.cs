@@ -71,11 +71,14 @@ internal sealed class State
     public State WithFact(string key, bool value) => new(Held, Facts.SetItem(key, value), PendingByKey);
     public State WithPending(string key, Pending p) => new(Held, Facts, PendingByKey.SetItem(key, p));
 
+    /// <summary>Does this state know a fact or wait on a trylock (else an assignment has nothing to forget)?</summary>
+    public bool KnowsAnything => !Facts.IsEmpty || !PendingByKey.IsEmpty;
+
     /// <summary>This state without what it knew of <paramref name="key"/> and of the paths under it (<c>key.field</c>).</summary>
     public State Forget(string key)
     {
         // Asked at every assignment: most states know no facts and wait on no trylock.
-        if (Facts.IsEmpty && PendingByKey.IsEmpty)
+        if (!KnowsAnything)
             return this;
         var facts = Facts;
         foreach (var k in Facts.Keys)

@@ -281,7 +281,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     private void Assign(IOperation target, IOperation value, PState s)
         => Assign(VarKey(target), target is ILocalReferenceOperation or IParameterReferenceOperation, value, s);
 
-    private void Assign(ILocalSymbol local, IOperation value, PState s) => Assign(LocalKey(local), true, value, s);
+    private void Assign(ILocalSymbol local, IOperation value, PState s) => Assign(KeyOf(local), true, value, s);
 
     private void Assign(string? key, bool local, IOperation value, PState s)
     {
@@ -437,35 +437,52 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         switch (op)
         {
             case ILocalReferenceOperation l:
-                return LocalKey(l.Local);
+                return KeyOf(l.Local);
             case IParameterReferenceOperation p:
-                return "P:" + p.Parameter.Name;
-            case IFieldReferenceOperation f when !f.Field.IsStatic || f.Field.Locations.Any(x => x.IsInSource):
+                return KeyOf(p.Parameter);
+            case IFieldReferenceOperation f when !f.Field.IsStatic || InSource(f.Field):
                 if (f.Instance is null or IInstanceReferenceOperation)
-                    return "F:" + f.Field.Name;
+                    return KeyOf(f.Field);
                 var inner = VarKey(f.Instance);
                 return inner is null ? null : "F:" + inner.Substring(2) + "." + f.Field.Name;
-            case IPropertyReferenceOperation pr when pr.Arguments.IsEmpty && pr.Property.Locations.Any(x => x.IsInSource):
+            case IPropertyReferenceOperation pr when pr.Arguments.IsEmpty && InSource(pr.Property):
                 if (pr.Instance is null or IInstanceReferenceOperation)
-                    return "F:" + pr.Property.Name;
+                    return KeyOf(pr.Property);
                 var inner2 = VarKey(pr.Instance);
                 return inner2 is null ? null : "F:" + inner2.Substring(2) + "." + pr.Property.Name;
         }
         return null;
     }
 
-    // A function reads its few locals again and again: each one's key is made once per run.
-    private Dictionary<ILocalSymbol, string>? localKeys;
-
-    private string LocalKey(ILocalSymbol local)
+    private static bool InSource(ISymbol symbol)
     {
-        localKeys ??= new Dictionary<ILocalSymbol, string>(SymbolEqualityComparer.Default);
-        if (!localKeys.TryGetValue(local, out var key))
-            localKeys[local] = key = "L:" + local.Name + "@" + (local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var location in symbol.Locations)
+            if (location.IsInSource)
+                return true;
+        return false;
+    }
+
+    // A function reads its few locals, parameters and own fields again and again: each one's key is made once
+    // per run.
+    private Dictionary<ISymbol, string>? symbolKeys;
+
+    private string KeyOf(ISymbol symbol)
+    {
+        symbolKeys ??= new Dictionary<ISymbol, string>(SymbolEqualityComparer.Default);
+        if (!symbolKeys.TryGetValue(symbol, out var key))
+        {
+            symbolKeys[symbol] = key = symbol switch
+            {
+                ILocalSymbol local => "L:" + local.Name + "@" + (local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                IParameterSymbol => "P:" + symbol.Name,
+                _ => "F:" + symbol.Name,
+            };
+        }
         return key;
     }
 
-    private static bool IsPointerType(ITypeSymbol? t) => t is not null && t.Name is "kptr" or "page" && t.ContainingNamespace?.ToDisplayString() == "KernelHarness";
+    private static bool IsPointerType(ITypeSymbol? t)
+        => t is not null && t.Name is "kptr" or "page" && t.ContainingNamespace is { Name: "KernelHarness", ContainingNamespace.IsGlobalNamespace: true };
 
     /// <summary>The allocation a value denotes on this path, without creating one.</summary>
     private int? Peek(IOperation op, PState s)

@@ -201,7 +201,7 @@ internal sealed class CompilationIndex
         BaseMethodDeclarationSyntax m => m.Body is not null || m.ExpressionBody is not null,
         AccessorDeclarationSyntax a => a.Body is not null || a.ExpressionBody is not null,
         ArrowExpressionClauseSyntax arrow => arrow.Parent is PropertyDeclarationSyntax or IndexerDeclarationSyntax,
-        EqualsValueClauseSyntax eq => eq.Parent is VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } or PropertyDeclarationSyntax,
+        EqualsValueClauseSyntax eq => eq.Parent is VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } or PropertyDeclarationSyntax && !IsTrivialInitializer(eq),
         AttributeSyntax => true,
         _ => false,
     };
@@ -382,8 +382,6 @@ internal sealed class CompilationIndex
     internal void Fill(DeclarationScan scan)
     {
         var node = scan.Declaration;
-        if (IsTrivialInitializer(node))
-            return;
         var model = models.Get(node.SyntaxTree);
         if (NamedStaticValue(model, node) is { } named)
         {
@@ -427,9 +425,10 @@ internal sealed class CompilationIndex
     /// <summary>
     /// A field or property initializer with nothing for a rule to see: a literal, <c>null</c>, <c>default</c>,
     /// or a parameterless <c>new()</c> (the type is the member's own, which KH9001 checks on the declaration).
-    /// Initializers are not bound by the compiler for the driver's models, so each one skipped saves a binding.
+    /// It is not a declaration with code for the index: never scanned, never bound (the compiler binds no
+    /// initializer for the driver's models, so each one would be bound again), and it mentions no member.
     /// </summary>
-    private static bool IsTrivialInitializer(SyntaxNode node) => node is EqualsValueClauseSyntax eq && eq.Value switch
+    private static bool IsTrivialInitializer(EqualsValueClauseSyntax eq) => eq.Value switch
     {
         LiteralExpressionSyntax or DefaultExpressionSyntax => true,
         ImplicitObjectCreationExpressionSyntax { ArgumentList.Arguments.Count: 0, Initializer: null } => true,
