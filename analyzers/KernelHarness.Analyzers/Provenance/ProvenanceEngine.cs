@@ -106,8 +106,13 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     {
         // Most functions call no allocator, free or code of the compilation's own (the index noted it as it
         // scanned them): their code is not walked again.
-        if ((pm.Model.Index.CallsOf(method) & CallKinds.Memory) == 0)
+        var calls = pm.Model.Index.CallsOf(method);
+        if ((calls & CallKinds.Memory) == 0)
             return false;
+        // A call of kmalloc, kfree and the like is a candidate: only calls of the compilation's own functions
+        // need the walk below (do they free a parameter, or return an allocation?).
+        if ((calls & CallKinds.KernelMemory) != 0)
+            return true;
         foreach (var op in Summaries.Eval.OwnOperations(body))
         {
             if (op is not IInvocationOperation inv)

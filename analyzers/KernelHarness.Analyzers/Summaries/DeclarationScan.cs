@@ -263,6 +263,8 @@ internal sealed class DeclarationScan
             kinds |= CallKinds.Effects;
         if (own || info.Allocates != AllocFamily.None || info.FreesMemory)
             kinds |= CallKinds.Memory;
+        if (info.Allocates != AllocFamily.None || info.FreesMemory)
+            kinds |= CallKinds.KernelMemory;
         if (kinds != CallKinds.None && FunctionOf(caller) is { } f)
             f.Calls |= kinds;
     }
@@ -297,4 +299,7 @@ internal enum CallKinds
 
     /// <summary>A call of an allocator or a free, or of the compilation's own code (which may allocate or free).</summary>
     Memory = 2,
+
+    /// <summary>A call of one of the kernel's allocators or frees itself.</summary>
+    KernelMemory = 4,
 }
