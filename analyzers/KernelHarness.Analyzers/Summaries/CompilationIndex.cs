@@ -151,9 +151,9 @@ internal readonly struct OperationSite
 /// callbacks (and in which context), following method groups, lambdas and delegates stored in fields or
 /// locals; which methods escape as delegates to unknown callers; each file's methods and operations.
 /// <para>
-/// Nothing is bound up front. A syntax-only pass notes, for each file's declarations with code, the names
-/// they mention; a question about method <c>m</c> (its callers, whether it escapes) binds only the
-/// declarations that mention <c>m</c>'s name, and a file's findings bind that file. The semantic models
+/// Nothing is bound up front. A question about method <c>m</c> (its callers, whether it escapes) binds only the
+/// declarations that mention <c>m</c>'s name, found from syntax and text alone (<see cref="FileDeclarations"/>),
+/// and a file's findings bind that file. The semantic models
 /// are the driver's (<see cref="SemanticModels"/>), which the compiler has usually filled with the bodies
 /// it bound already, so under a build most of this costs no binding at all.
 /// </para>
@@ -165,8 +165,8 @@ internal sealed class CompilationIndex
     private readonly ConcurrentDictionary<SyntaxNode, DeclarationScan> scans;
     private readonly ConcurrentDictionary<SyntaxTree, FileDeclarations> files = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers;
-    private readonly ConcurrentDictionary<SyntaxTree, Dictionary<string, Mentioners>> fileMentions = new();
-    private readonly Lazy<Dictionary<string, Mentioners>> mentions;
+    private readonly ConcurrentDictionary<string, Mentioners> mentioners = new(System.StringComparer.Ordinal);
+    private Dictionary<string, List<SyntaxTree>>? filesByName;
     private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations;
     private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
@@ -180,166 +180,65 @@ internal sealed class CompilationIndex
         callers = k.FunctionCache<IMethodSymbol, IReadOnlyList<CallEdge>>();
         registrations = k.FunctionCache<IMethodSymbol, IReadOnlyList<ContextOrigin>>();
         scanOf = k.FunctionCache<IMethodSymbol, DeclarationScan?>();
-        mentions = new Lazy<Dictionary<string, Mentioners>>(BuildMentions, LazyThreadSafetyMode.ExecutionAndPublication);
-    }
-
-    /// <summary>A file's declarations with code, in source order, and (once scanned) its methods and operations.</summary>
-    private sealed class FileDeclarations
-    {
-        public FileDeclarations(List<SyntaxNode> declarations) => Declarations = declarations;
-
-        public List<SyntaxNode> Declarations { get; }
-        public List<IMethodSymbol>? Methods;
-        public List<DeclarationScan>? Scans;
     }
 
     // ------------------------------------------------------------------ declarations (syntax only)
 
-    /// <summary>The nodes whose code is bound as one unit: bodies, expression bodies, initializers, attributes.</summary>
-    private static bool IsDeclarationWithCode(SyntaxNode node) => node switch
-    {
-        BaseMethodDeclarationSyntax m => m.Body is not null || m.ExpressionBody is not null,
-        AccessorDeclarationSyntax a => a.Body is not null || a.ExpressionBody is not null,
-        ArrowExpressionClauseSyntax arrow => arrow.Parent is PropertyDeclarationSyntax or IndexerDeclarationSyntax,
-        EqualsValueClauseSyntax eq => eq.Parent is VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } or PropertyDeclarationSyntax && !IsTrivialInitializer(eq),
-        AttributeSyntax => true,
-        _ => false,
-    };
-
-    private FileDeclarations DeclarationsOf(SyntaxTree tree) => files.GetOrAdd(tree, t => new FileDeclarations(FindDeclarations(t)));
-
-    private static List<SyntaxNode> FindDeclarations(SyntaxTree tree)
-    {
-        var list = new List<SyntaxNode>();
-        // Declarations are descended for their attributes and parameters, never into code.
-        foreach (var node in tree.GetRoot().DescendantNodes(n => n is not (BlockSyntax or ArrowExpressionClauseSyntax or EqualsValueClauseSyntax or AttributeSyntax or ExpressionSyntax or StatementSyntax)))
-            if (IsDeclarationWithCode(node))
-                list.Add(node);
-        return list;
-    }
-
-    /// <summary>
-    /// Which of a file's declarations mention each identifier in their code (a method's body, not its own name
-    /// or signature), in source order: the candidates for a question about a name, found from syntax alone.
-    /// </summary>
-    private Dictionary<string, Mentioners> MentionsIn(SyntaxTree tree)
-        => fileMentions.TryGetValue(tree, out var known) ? known : fileMentions.GetOrAdd(tree, CollectMentions(DeclarationsOf(tree).Declarations));
-
-    private static Dictionary<string, Mentioners> CollectMentions(List<SyntaxNode> declarations)
-    {
-        // One map per file, not a set per declaration, and a walk with a stack of its own (no enumerator per
-        // node): this runs over every token of every file the rules look at.
-        // Sized for a file of a few methods, so that most files never grow it.
-        var map = new Dictionary<string, Mentioners>(64, System.StringComparer.Ordinal);
-        var pending = new Stack<SyntaxNode>();
-        foreach (var d in declarations)
-        {
-            switch (d)
-            {
-                case BaseMethodDeclarationSyntax m:
-                    Push(pending, m.Body);
-                    Push(pending, m.ExpressionBody);
-                    Push(pending, (m as ConstructorDeclarationSyntax)?.Initializer);
-                    break;
-                case AccessorDeclarationSyntax a:
-                    Push(pending, a.Body);
-                    Push(pending, a.ExpressionBody);
-                    break;
-                default:
-                    pending.Push(d);
-                    break;
-            }
-            while (pending.Count > 0)
-            {
-                foreach (var child in pending.Pop().ChildNodesAndTokens())
-                {
-                    if (child.AsNode() is { } node)
-                        pending.Push(node);
-                    else if (child.IsKind(SyntaxKind.IdentifierToken))
-                        AddMention(map, child.AsToken().ValueText, d);
-                }
-            }
-        }
-        return map;
-    }
-
-    private static void Push(Stack<SyntaxNode> pending, SyntaxNode? node)
-    {
-        if (node is not null)
-            pending.Push(node);
-    }
-
-    private static void AddMention(Dictionary<string, Mentioners> map, string name, SyntaxNode declaration)
-        => map[name] = map.TryGetValue(name, out var known) ? known.With(declaration) : new Mentioners(declaration);
-
-    /// <summary>Which declarations mention each identifier: the candidates for a question about a public name.</summary>
-    private Dictionary<string, Mentioners> BuildMentions()
-    {
-        var files = k.Compilation.SyntaxTrees.Select(MentionsIn).ToList();
-        var map = new Dictionary<string, Mentioners>(files.Count == 0 ? 0 : files.Max(f => f.Count) * 4, System.StringComparer.Ordinal);
-        foreach (var file in files)
-            foreach (var pair in file)
-                foreach (var declaration in pair.Value)
-                    AddMention(map, pair.Key, declaration);
-        return map;
-    }
-
-    /// <summary>
-    /// The declarations that mention one name, in source order, without repeats. Most names are mentioned by
-    /// one declaration of a file: that one is held as it is, and a list made only for a second.
-    /// </summary>
-    private readonly struct Mentioners
-    {
-        private readonly object value; // a SyntaxNode, or a List<SyntaxNode> of two or more
-
-        public Mentioners(SyntaxNode declaration) => value = declaration;
-
-        private Mentioners(List<SyntaxNode> declarations) => value = declarations;
-
-        /// <summary>These and <paramref name="declaration"/>, unless it is the last one already.</summary>
-        public Mentioners With(SyntaxNode declaration)
-        {
-            switch (value)
-            {
-                case SyntaxNode one when ReferenceEquals(one, declaration):
-                    return this;
-                case SyntaxNode one:
-                    return new Mentioners(new List<SyntaxNode>(2) { one, declaration });
-                default:
-                    var list = (List<SyntaxNode>)value;
-                    if (!ReferenceEquals(list[list.Count - 1], declaration))
-                        list.Add(declaration);
-                    return this;
-            }
-        }
-
-        public bool Contains(SyntaxNode declaration) => value is List<SyntaxNode> list ? list.Contains(declaration) : ReferenceEquals(value, declaration);
-
-        public Enumerator GetEnumerator() => new(value);
-
-        public struct Enumerator
-        {
-            private readonly object value;
-            private int index;
-
-            public Enumerator(object value)
-            {
-                this.value = value;
-                index = -1;
-            }
-
-            public SyntaxNode Current => value as SyntaxNode ?? ((List<SyntaxNode>)value)[index];
-
-            public bool MoveNext() => value is List<SyntaxNode> list ? ++index < list.Count : ++index == 0;
-        }
-    }
+    private FileDeclarations DeclarationsOf(SyntaxTree tree) => files.GetOrAdd(tree, static t => FileDeclarations.Of(t));
 
     /// <summary>The scans of the declarations that mention <paramref name="name"/> anywhere in the compilation.</summary>
     private IEnumerable<DeclarationScan> Mentioning(string name)
     {
-        if (mentions.Value.TryGetValue(name, out var decls))
-            foreach (var d in decls)
-                yield return Scan(d);
+        foreach (var d in MentionersOf(name))
+            yield return Scan(d);
+    }
+
+    /// <summary>
+    /// The declarations that mention <paramref name="name"/> anywhere in the compilation, in file order: found once
+    /// per name (<see cref="FileDeclarations.FindMentions"/>). A compilation is asked about a few public names (its
+    /// public functions and fields): each is looked for in every file's text. Past
+    /// <see cref="NamesSearchedEverywhere"/> names, the files that hold each identifier are listed once, by a walk
+    /// of every file's tokens, and a name is looked for only in its files: the cost stays linear in the
+    /// compilation however many names it is asked about.
+    /// </summary>
+    private Mentioners MentionersOf(string name)
+    {
+        if (mentioners.TryGetValue(name, out var known))
+            return known;
+        var found = default(Mentioners);
+        foreach (var tree in FilesThatMayMention(name))
+            DeclarationsOf(tree).FindMentions(name, span: null, ref found);
+        return mentioners.GetOrAdd(name, found);
+    }
+
+    internal const int NamesSearchedEverywhere = 64;
+
+    private IEnumerable<SyntaxTree> FilesThatMayMention(string name)
+    {
+        if (mentioners.Count < NamesSearchedEverywhere)
+            return k.Compilation.SyntaxTrees;
+        if (Volatile.Read(ref filesByName) is null)
+            Interlocked.CompareExchange(ref filesByName, ListFilesByName(), null);
+        return filesByName!.TryGetValue(name, out var holders) ? holders : System.Array.Empty<SyntaxTree>();
+    }
+
+    /// <summary>Which files hold each identifier (a file's tree, not its declarations: those are let go of with the file).</summary>
+    private Dictionary<string, List<SyntaxTree>> ListFilesByName()
+    {
+        var byName = new Dictionary<string, List<SyntaxTree>>(System.StringComparer.Ordinal);
+        foreach (var tree in k.Compilation.SyntaxTrees)
+        {
+            foreach (var token in tree.GetRoot().DescendantTokens())
+            {
+                if (!token.IsKind(SyntaxKind.IdentifierToken))
+                    continue;
+                if (!byName.TryGetValue(token.ValueText, out var holders))
+                    byName[token.ValueText] = holders = new List<SyntaxTree>(1);
+                if (holders.Count == 0 || !ReferenceEquals(holders[holders.Count - 1], tree))
+                    holders.Add(tree);
+            }
+        }
+        return byName;
     }
 
     /// <summary>
@@ -357,12 +256,12 @@ internal sealed class CompilationIndex
         }
         foreach (var part in type.DeclaringSyntaxReferences)
         {
-            if (!k.Compilation.ContainsSyntaxTree(part.SyntaxTree) || !MentionsIn(part.SyntaxTree).TryGetValue(symbol.Name, out var decls))
+            if (!k.Compilation.ContainsSyntaxTree(part.SyntaxTree))
                 continue;
-            var span = part.Span;
+            var decls = default(Mentioners);
+            DeclarationsOf(part.SyntaxTree).FindMentions(symbol.Name, part.Span, ref decls);
             foreach (var decl in decls)
-                if (span.Contains(decl.Span))
-                    yield return Scan(decl);
+                yield return Scan(decl);
         }
     }
 
@@ -422,18 +321,6 @@ internal sealed class CompilationIndex
         scan.Scan(op, owner);
     }
 
-    /// <summary>
-    /// A field or property initializer with nothing for a rule to see: a literal, <c>null</c>, <c>default</c>,
-    /// or a parameterless <c>new()</c> (the type is the member's own, which KH9001 checks on the declaration).
-    /// It is not a declaration with code for the index: never scanned, never bound (the compiler binds no
-    /// initializer for the driver's models, so each one would be bound again), and it mentions no member.
-    /// </summary>
-    private static bool IsTrivialInitializer(EqualsValueClauseSyntax eq) => eq.Value switch
-    {
-        LiteralExpressionSyntax or DefaultExpressionSyntax => true,
-        ImplicitObjectCreationExpressionSyntax { ArgumentList.Arguments.Count: 0, Initializer: null } => true,
-        _ => false,
-    };
 
     /// <summary>
     /// The field a field initializer names when it is nothing but that name (<c>kptr ring = NULL;</c>): a static
@@ -483,7 +370,7 @@ internal sealed class CompilationIndex
                 continue;
             for (var node = reference.GetSyntax(); node is not null; node = node.Parent)
             {
-                if (node is ArrowExpressionClauseSyntax or BaseMethodDeclarationSyntax or AccessorDeclarationSyntax or EqualsValueClauseSyntax or AttributeSyntax && IsDeclarationWithCode(node))
+                if (node is ArrowExpressionClauseSyntax or BaseMethodDeclarationSyntax or AccessorDeclarationSyntax or EqualsValueClauseSyntax or AttributeSyntax && FileDeclarations.IsDeclarationWithCode(node))
                 {
                     var scan = Scan(node);
                     if (scan.TryGetBody(m, out _, out _))
@@ -515,7 +402,7 @@ internal sealed class CompilationIndex
 
     /// <summary>Does the code of the declaration holding <paramref name="m"/>'s body mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
     public bool Mentions(IMethodSymbol m, string name)
-        => ScanOf(m) is { } scan && MentionsIn(scan.Declaration.SyntaxTree).TryGetValue(name, out var decls) && decls.Contains(scan.Declaration);
+        => ScanOf(m) is { } scan && DeclarationsOf(scan.Declaration.SyntaxTree).Mentions(scan.Declaration, name);
 
     /// <summary>The methods, lambdas and local functions whose bodies lie in <paramref name="tree"/>, in source order.</summary>
     public IReadOnlyList<IMethodSymbol> MethodsIn(SyntaxTree tree)
@@ -558,7 +445,6 @@ internal sealed class CompilationIndex
     {
         if (!files.TryRemove(tree, out var file))
             return System.Array.Empty<DeclarationScan>();
-        fileMentions.TryRemove(tree, out _);
         var released = new List<DeclarationScan>();
         foreach (var decl in file.Declarations)
         {
