@@ -132,9 +132,17 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         return new MethodAnalysis(method,
             findings is null ? ImmutableArray<Finding>.Empty : findings.Values.ToImmutableArray(),
             BuildSummary(),
-            atomicCallSites is null ? ImmutableArray<int>.Empty : atomicCallSites.OrderBy(x => x).ToImmutableArray(),
+            atomicCallSites is null ? ImmutableArray<int>.Empty : Sorted(atomicCallSites),
             gfpSites is null ? ImmutableArray<AtomicGfpSite>.Empty : gfpSites.Values.ToImmutableArray(),
             hitRecursion);
+    }
+
+    private static ImmutableArray<int> Sorted(HashSet<int> positions)
+    {
+        var array = new int[positions.Count];
+        positions.CopyTo(array);
+        System.Array.Sort(array);
+        return System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(array);
     }
 
     private State EntryState()
@@ -850,13 +858,13 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             {
                 if (freeExits.Count == 0)
                 {
-                    helperAcquires.Add(Effect(h0, When.Always));
+                    (helperAcquires ??= new()).Add(Effect(h0, When.Always));
                     continue;
                 }
                 var when = Classify(heldExits.Select(e => e.Category), freeExits.Select(e => e.Category));
                 if (when is When w && !Kinds.IsContext(h0.Kind))
                 {
-                    helperAcquires.Add(Effect(h0, w));
+                    (helperAcquires ??= new()).Add(Effect(h0, w));
                     continue;
                 }
             }
@@ -882,7 +890,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             if (owns)
                 Add(Finding.Create(u.Rule, u.Loc, ImmutableArray<Location>.Empty, u.Message));
             else if (Kinds.IsContext(u.Kind) ? (u.FlagsKey is null || LockRef.IsVisibleToCallers(u.FlagsKey)) : LockRef.IsVisibleToCallers(u.Key))
-                helperReleases.Add(new LockEffect(u.Key, Pretty(u.Key), u.Kind, When.Always, u.Api, u.FlagsKey, null, method));
+                (helperReleases ??= new()).Add(new LockEffect(u.Key, Pretty(u.Key), u.Kind, When.Always, u.Api, u.FlagsKey, null, method));
         }
     }
 
@@ -896,8 +904,9 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         return false;
     }
 
-    private readonly List<LockEffect> helperAcquires = new();
-    private readonly List<LockEffect> helperReleases = new();
+    // What a helper leaves acquired or released for its callers: nearly always nothing, so made on first use.
+    private List<LockEffect>? helperAcquires;
+    private List<LockEffect>? helperReleases;
 
     private LockEffect Effect(Held h, When when) => new(h.Key, h.Display, h.Kind, when, h.Api, h.FlagsKey, h.FlagsText, h.Acquirer ?? method);
 
@@ -927,7 +936,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     }
 
     private LockSummary BuildSummary()
-        => helperAcquires.Count == 0 && helperReleases.Count == 0
+        => helperAcquires is null && helperReleases is null
             ? LockSummary.Empty
-            : new LockSummary(helperAcquires.ToImmutableArray(), helperReleases.ToImmutableArray());
+            : new LockSummary(helperAcquires?.ToImmutableArray() ?? ImmutableArray<LockEffect>.Empty, helperReleases?.ToImmutableArray() ?? ImmutableArray<LockEffect>.Empty);
 }

@@ -155,14 +155,23 @@ internal sealed class StructuredBody
         };
         if (block is null)
             return null;
-        var operations = new List<IOperation>();
+        var operations = new List<IOperation>(block.Operations.Length);
         FlattenBlocks(block, operations);
         // A closing bare 'return;' is the body's end.
         if (operations.Count > 0 && operations[operations.Count - 1] is IReturnOperation { ReturnedValue: null })
             operations.RemoveAt(operations.Count - 1);
         int forks = 0;
-        var statements = Steps(operations, new Stack<IOperation>(), ref forks);
-        return statements.IsDefault ? null : new StructuredBody(statements);
+        // Made for every function the engines walk: the stack IsStraight walks with is this thread's.
+        var pending = Summaries.Eval.RentStack();
+        try
+        {
+            var statements = Steps(operations, pending, ref forks);
+            return statements.IsDefault ? null : new StructuredBody(statements);
+        }
+        finally
+        {
+            Summaries.Eval.ReturnStack(pending);
+        }
     }
 
     /// <summary>
@@ -171,7 +180,10 @@ internal sealed class StructuredBody
     /// </summary>
     private static ImmutableArray<Step> Steps(List<IOperation> operations, Stack<IOperation> pending, ref int forks)
     {
-        var steps = ImmutableArray.CreateBuilder<Step>(operations.Count);
+        // An array of the most steps there can be, handed over as it is (no builder, and a copy only when a local
+        // function or an empty statement made it too long).
+        var steps = new Step[operations.Count];
+        int count = 0;
         for (int i = 0; i < operations.Count; i++)
         {
             var s = operations[i];
@@ -180,14 +192,14 @@ internal sealed class StructuredBody
                 // A return of a value ends its side (or the body). A bare 'return;' before the end goes to the graph,
                 // which names the exit of such a path differently (it keeps no syntax for it).
                 case IReturnOperation { ReturnedValue: { } value } when i == operations.Count - 1 && IsStraight(value, pending):
-                    steps.Add(Step.Return(value));
+                    steps[count++] = Step.Return(value);
                     break;
                 case ILocalFunctionOperation or IEmptyOperation:
                     break; // a local function is a body of its own; it runs only when called
                 case IExpressionStatementOperation or IVariableDeclarationGroupOperation:
                     if (!IsStraight(s, pending))
                         return default;
-                    steps.Add(Step.Statement(s));
+                    steps[count++] = Step.Statement(s);
                     break;
                 case IConditionalOperation { Type: null } branch when ++forks <= MaxForks && IsStraight(branch.Condition, pending):
                 {
@@ -195,19 +207,21 @@ internal sealed class StructuredBody
                     var whenFalse = branch.WhenFalse is null ? ImmutableArray<Step>.Empty : Side(branch.WhenFalse, pending, ref forks);
                     if (whenTrue.IsDefault || whenFalse.IsDefault)
                         return default;
-                    steps.Add(Step.Fork(branch.Condition, whenTrue, whenFalse));
+                    steps[count++] = Step.Fork(branch.Condition, whenTrue, whenFalse);
                     break;
                 }
                 default:
                     return default; // loops, switch, try, using, lock, goto, labels, throw, yield, a return before the end…
             }
         }
-        return steps.Count == steps.Capacity ? steps.MoveToImmutable() : steps.ToImmutable();
+        if (count < steps.Length)
+            System.Array.Resize(ref steps, count);
+        return System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(steps);
     }
 
     private static ImmutableArray<Step> Side(IOperation statement, Stack<IOperation> pending, ref int forks)
     {
-        var operations = new List<IOperation>();
+        var operations = new List<IOperation>(statement is IBlockOperation b ? b.Operations.Length : 1);
         if (statement is IBlockOperation block)
             FlattenBlocks(block, operations);
         else

@@ -26,7 +26,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     private readonly IMethodSymbol method;
     private readonly List<Site> sites = new();
     private readonly Dictionary<string, int> siteIds = new();
-    private readonly Dictionary<string, Finding> findings = new();
+    private Dictionary<string, Finding>? findings; // most functions have none: made on the first
 
     private enum Status { Live, Null, Freed, Unknown }
 
@@ -36,18 +36,28 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
 
     private sealed class PState
     {
-        public Dictionary<string, int> Vars = new();
-        public Dictionary<int, AState> Allocs = new();
+        public readonly Dictionary<string, int> Vars;
+        public readonly Dictionary<int, AState> Allocs;
         // Made when a path first learns a constant or captures a value (graph walks only): most never do.
         public Dictionary<string, long>? Consts;
         public Dictionary<CaptureId, int>? Captures;
 
         private static readonly Dictionary<string, long> NoConsts = new();
 
-        public PState Clone() => new()
+        public PState()
+            : this(new Dictionary<string, int>(), new Dictionary<int, AState>())
         {
-            Vars = new Dictionary<string, int>(Vars),
-            Allocs = new Dictionary<int, AState>(Allocs),
+        }
+
+        private PState(Dictionary<string, int> vars, Dictionary<int, AState> allocs)
+        {
+            Vars = vars;
+            Allocs = allocs;
+        }
+
+        // (A constructor, not an initializer: that would make the two dictionaries only to replace them.)
+        public PState Clone() => new(new Dictionary<string, int>(Vars), new Dictionary<int, AState>(Allocs))
+        {
             Consts = Consts is null ? null : new Dictionary<string, long>(Consts),
             Captures = Captures is null ? null : new Dictionary<CaptureId, int>(Captures),
         };
@@ -99,7 +109,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
                 return ImmutableArray<Finding>.Empty;
             engine.Explore(cfg);
         }
-        return engine.findings.Values.OrderBy(f => f.Location.SourceSpan.Start).ToImmutableArray();
+        return engine.findings is null ? ImmutableArray<Finding>.Empty : engine.findings.Values.OrderBy(f => f.Location.SourceSpan.Start).ToImmutableArray();
     }
 
     private static bool HasCandidates(ProvenanceModel pm, IMethodSymbol method, IOperation body)
@@ -444,15 +454,15 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             case ILocalReferenceOperation l:
                 return KeyOf(l.Local);
             case IParameterReferenceOperation p:
-                return KeyOf(p.Parameter);
+                return "P:" + p.Parameter.Name;
             case IFieldReferenceOperation f when !f.Field.IsStatic || InSource(f.Field):
                 if (f.Instance is null or IInstanceReferenceOperation)
-                    return KeyOf(f.Field);
+                    return "F:" + f.Field.Name;
                 var inner = VarKey(f.Instance);
                 return inner is null ? null : "F:" + inner.Substring(2) + "." + f.Field.Name;
             case IPropertyReferenceOperation pr when pr.Arguments.IsEmpty && InSource(pr.Property):
                 if (pr.Instance is null or IInstanceReferenceOperation)
-                    return KeyOf(pr.Property);
+                    return "F:" + pr.Property.Name;
                 var inner2 = VarKey(pr.Instance);
                 return inner2 is null ? null : "F:" + inner2.Substring(2) + "." + pr.Property.Name;
         }
@@ -467,22 +477,14 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         return false;
     }
 
-    // A function reads its few locals, parameters and own fields again and again: each one's key is made once
-    // per run.
-    private Dictionary<ISymbol, string>? symbolKeys;
+    // A function reads its few locals again and again: each one's key is made once per run.
+    private Dictionary<ILocalSymbol, string>? localKeys;
 
-    private string KeyOf(ISymbol symbol)
+    private string KeyOf(ILocalSymbol local)
     {
-        symbolKeys ??= new Dictionary<ISymbol, string>(SymbolEqualityComparer.Default);
-        if (!symbolKeys.TryGetValue(symbol, out var key))
-        {
-            symbolKeys[symbol] = key = symbol switch
-            {
-                ILocalSymbol local => "L:" + local.Name + "@" + (local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                IParameterSymbol => "P:" + symbol.Name,
-                _ => "F:" + symbol.Name,
-            };
-        }
+        localKeys ??= new Dictionary<ILocalSymbol, string>(SymbolEqualityComparer.Default);
+        if (!localKeys.TryGetValue(local, out var key))
+            localKeys[local] = key = "L:" + local.Name + "@" + (local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return key;
     }
 
@@ -626,6 +628,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     private void ReportOnce(string id, Location loc, string dedupe, ImmutableDictionary<string, string?>? props, params string[] args)
     {
         var key = id + "@" + loc.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + dedupe;
+        findings ??= new Dictionary<string, Finding>();
         if (findings.ContainsKey(key))
             return;
         var f = Finding.Create(id, loc, ImmutableArray<Location>.Empty, args);

@@ -206,9 +206,10 @@ internal static class Eval
     [System.ThreadStatic]
     private static Stack<Stack<IOperation>>? stacks;
 
-    private static Stack<IOperation> RentStack() => stacks is { Count: > 0 } pool ? pool.Pop() : new Stack<IOperation>(32);
+    /// <summary>A stack of operations borrowed from this thread's few (given back by <see cref="ReturnStack"/>).</summary>
+    internal static Stack<IOperation> RentStack() => stacks is { Count: > 0 } pool ? pool.Pop() : new Stack<IOperation>(32);
 
-    private static void ReturnStack(Stack<IOperation> st)
+    internal static void ReturnStack(Stack<IOperation> st)
     {
         st.Clear();
         var pool = stacks ??= new Stack<Stack<IOperation>>();
