@@ -49,8 +49,10 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
             foreach (var (field, name) in file.Model.Index.NamedFieldsIn(file.Tree))
                 checker.NamedField(field, name, report);
             Checker.Unsafe(file.Tree, report, file.CancellationToken);
+            // The file's declarations too, rather than from a symbol action: the driver's handling of symbol events
+            // for an analyzer that asks for them cost more than the check itself.
+            checker.Declarations(file.SemanticModel, report, file.CancellationToken);
         });
-        start.RegisterSymbolAction(ctx => checker.Symbol(ctx), SymbolKind.NamedType, SymbolKind.Method, SymbolKind.Field, SymbolKind.Property, SymbolKind.Event);
     }
 
     internal static Allowlist Load(AnalyzerOptions options, System.Threading.CancellationToken ct)
@@ -205,11 +207,48 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
                 report(Diagnostic.Create(Descriptors.KH9001, name.GetLocation(), r.Name, r.Reason));
         }
 
-        public void Symbol(SymbolAnalysisContext ctx)
+        /// <summary>
+        /// Checks what the file declares: each type, and each member of a type (a method, field, property or event)
+        /// whose first declaration is in the file, as the driver's symbol actions would see them: the parts of a
+        /// partial type in their own files, the implementation of a partial method or property where it is written.
+        /// </summary>
+        public void Declarations(SemanticModel model, System.Action<Diagnostic> report, System.Threading.CancellationToken ct)
+        {
+            foreach (var node in model.SyntaxTree.GetRoot(ct).DescendantNodes(static n => n is CompilationUnitSyntax or BaseNamespaceDeclarationSyntax or TypeDeclarationSyntax))
+            {
+                if (node is not (BaseTypeDeclarationSyntax or DelegateDeclarationSyntax) || model.GetDeclaredSymbol(node, ct) is not INamedTypeSymbol type)
+                    continue;
+                if (DeclaredIn(type, node))
+                    Declared(type, report);
+                foreach (var member in type.GetMembers())
+                {
+                    if (member.Kind is not (SymbolKind.Method or SymbolKind.Field or SymbolKind.Property or SymbolKind.Event))
+                        continue;
+                    if (DeclaredIn(member, node))
+                        Declared(member, report);
+                    var implementation = member switch
+                    {
+                        IMethodSymbol m => m.PartialImplementationPart,
+                        IPropertySymbol p => (ISymbol?)p.PartialImplementationPart,
+                        _ => null,
+                    };
+                    if (implementation is not null && DeclaredIn(implementation, node))
+                        Declared(implementation, report);
+                }
+            }
+        }
+
+        /// <summary>Is the symbol's first declaration in this part of a type (nested types have parts of their own)?</summary>
+        private static bool DeclaredIn(ISymbol symbol, SyntaxNode part)
+        {
+            var locations = symbol.Locations;
+            return locations.Length > 0 && locations[0].SourceTree == part.SyntaxTree && part.Span.Contains(locations[0].SourceSpan);
+        }
+
+        private void Declared(ISymbol s, System.Action<Diagnostic> report)
         {
             // Asked for every declaration of the compilation, nearly all of them allowed: the types are looked at
             // one by one, and the location made only for a finding.
-            var s = ctx.Symbol;
             if (s.IsImplicitlyDeclared)
                 return;
             var refused = s switch
@@ -235,7 +274,7 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
                 }
             }
             if (refused is { } found)
-                ctx.ReportDiagnostic(Diagnostic.Create(Descriptors.KH9001, s.Locations.FirstOrDefault() ?? Location.None, found.Name, found.Reason));
+                report(Diagnostic.Create(Descriptors.KH9001, s.Locations.FirstOrDefault() ?? Location.None, found.Name, found.Reason));
         }
 
         private (string Name, string Reason)? WhyAny(ITypeSymbol? first, System.Collections.Immutable.ImmutableArray<INamedTypeSymbol> rest)

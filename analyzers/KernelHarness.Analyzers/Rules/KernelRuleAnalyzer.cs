@@ -83,6 +83,9 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
 
         public SyntaxTree Tree => context.SemanticModel.SyntaxTree;
 
+        /// <summary>The driver's semantic model of this file.</summary>
+        public SemanticModel SemanticModel => context.SemanticModel;
+
         public System.Threading.CancellationToken CancellationToken => context.CancellationToken;
 
         /// <summary>The methods, lambdas and local functions whose bodies lie in this file.</summary>

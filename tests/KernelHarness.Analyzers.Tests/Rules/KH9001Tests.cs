@@ -82,6 +82,40 @@ public sealed class Driver
 }");
 
     [Fact]
+    public void Every_kind_of_declaration_is_checked_where_it_is_written()
+        // As the driver's symbol actions saw them, each at its first declaration: nested types, events, indexers,
+        // operators, a partial type (its base type, from its other part, at its first), and both parts of a partial
+        // method (the definition and the implementation).
+        => Verify<ApiNotAllowedAnalyzer>.Diagnostics(@"
+public sealed partial class [|Driver|]
+{
+    public event System.IO.ErrorEventHandler? [|Failed|];
+    public int [|this|][System.IO.Stream s] => 0;
+    public static int operator [|+|](Driver d, System.IO.Stream s) => 0;
+    private sealed class Inner
+    {
+        private System.IO.Stream? [|inner|];
+    }
+    partial void [|Opened|](System.IO.Stream s);
+}
+
+public sealed partial class Driver : System.IO.Stream
+{
+    private System.Threading.Thread? [|worker|];
+    partial void [|Opened|](System.IO.Stream s) { }
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => 0;
+    public override long Position { get; set; }
+    public override void Flush() { }
+    public override int Read(byte[] buffer, int offset, int count) => 0;
+    public override long [|Seek|](long offset, System.IO.SeekOrigin origin) => 0;
+    public override void SetLength(long value) { }
+    public override void Write(byte[] buffer, int offset, int count) { }
+}");
+
+    [Fact]
     public void Message_names_the_api_and_the_rule_as_the_grader_does()
     {
         Verify<ApiNotAllowedAnalyzer>.Diagnostics(@"
