@@ -434,7 +434,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                 {
                     bool acquired = p.When == When.ReturnsZero ? !truth : truth;
                     if (acquired)
-                        s = Acquire(s, p.Lock, inv.Syntax.GetLocation());
+                        s = Acquire(s, p.Lock, p.Lock.Site); // made at this call
                 }
                 return s;
             }
@@ -478,7 +478,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                 s = Release(s, inv, ReleaseKey(inv, r), r.Kind, FlagsKeyOf(inv, r.FlagsParameter), k.DisplayName(target));
             foreach (var a in info.Acquires)
                 if (a.When == When.Always && MakeHeld(inv, a) is Held h)
-                    s = Acquire(s, h, inv.Syntax.GetLocation());
+                    s = Acquire(s, h, h.Site); // made at this call
             return s;
         }
         var original = target.OriginalDefinition;
@@ -498,7 +498,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         }
         foreach (var a in summary.Acquires)
             if (a.When == When.Always && Rebased(inv, a) is Held h)
-                s = Acquire(s, h, inv.Syntax.GetLocation());
+                s = Acquire(s, h, h.Site); // made at this call
         return s;
     }
 
@@ -566,7 +566,15 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         (acquiredKeys ??= new HashSet<string>()).Add(h.Key);
         if (!Kinds.IsContext(h.Kind) && !Kinds.IsRead(h.Kind))
         {
-            var existing = s.Held.FirstOrDefault(x => x.Key == h.Key && !Kinds.IsContext(x.Kind));
+            Held? existing = null;
+            foreach (var x in s.Held)
+            {
+                if (x.Key == h.Key && !Kinds.IsContext(x.Kind))
+                {
+                    existing = x;
+                    break;
+                }
+            }
             if (existing is not null)
             {
                 Add(Finding.Create(DiagnosticIds.LockNotReleased, at, ImmutableArray.Create(existing.Site),

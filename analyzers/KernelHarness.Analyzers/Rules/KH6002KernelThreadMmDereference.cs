@@ -30,8 +30,13 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
         if (body is null)
             return;
         // Cheap syntactic filter first: most functions never mention mm.
-        if (!model.Index.Mentions(fn, "mm"))
-            return;
+        if (model.Index.Mentions(fn, "mm"))
+            CheckMentioning(file, fn, body);
+    }
+
+    private static void CheckMentioning(FileContext file, IMethodSymbol fn, IOperation body)
+    {
+        var model = file.Model;
         var k = model.Symbols;
         var ops = Eval.OwnOperations(body).ToList();
         var derefs = ops.OfType<IMemberReferenceOperation>().Where(m => m.Instance is not null && IsCurrentMm(k, m.Instance)).ToList();

@@ -218,13 +218,16 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
             {
                 if (node is not (BaseTypeDeclarationSyntax or DelegateDeclarationSyntax) || model.GetDeclaredSymbol(node, ct) is not INamedTypeSymbol type)
                     continue;
-                if (DeclaredIn(type, node))
+                // A type written in one part declares all its members there (a symbol's locations are made anew
+                // each time they are asked: only the parts of a partial type need them).
+                bool onePart = type.DeclaringSyntaxReferences.Length == 1;
+                if (onePart || DeclaredIn(type, node))
                     Declared(type, report);
                 foreach (var member in type.GetMembers())
                 {
                     if (member.Kind is not (SymbolKind.Method or SymbolKind.Field or SymbolKind.Property or SymbolKind.Event))
                         continue;
-                    if (DeclaredIn(member, node))
+                    if (onePart || DeclaredIn(member, node))
                         Declared(member, report);
                     var implementation = member switch
                     {
@@ -232,7 +235,7 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
                         IPropertySymbol p => (ISymbol?)p.PartialImplementationPart,
                         _ => null,
                     };
-                    if (implementation is not null && DeclaredIn(implementation, node))
+                    if (implementation is not null && (onePart || DeclaredIn(implementation, node)))
                         Declared(implementation, report);
                 }
             }

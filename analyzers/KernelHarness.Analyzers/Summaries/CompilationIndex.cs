@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Linq;
 using System.Threading;
 using KernelHarness.Analyzers.ContextEngine;
@@ -171,6 +172,7 @@ internal sealed class CompilationIndex
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations;
     private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, DeclarationScan?> scanOf;
+    private readonly ConcurrentDictionary<INamedTypeSymbol, ImmutableArray<SyntaxReference>> typeParts = new(SymbolEqualityComparer.Default);
 
     public CompilationIndex(KernelSymbols k, SemanticModels models)
     {
@@ -185,13 +187,6 @@ internal sealed class CompilationIndex
     // ------------------------------------------------------------------ declarations (syntax only)
 
     private FileDeclarations DeclarationsOf(SyntaxTree tree) => files.GetOrAdd(tree, static t => FileDeclarations.Of(t));
-
-    /// <summary>The scans of the declarations that mention <paramref name="name"/> anywhere in the compilation.</summary>
-    private IEnumerable<DeclarationScan> Mentioning(string name)
-    {
-        foreach (var d in MentionersOf(name))
-            yield return Scan(d);
-    }
 
     /// <summary>
     /// The declarations that mention <paramref name="name"/> anywhere in the compilation, in file order: found once
@@ -242,28 +237,26 @@ internal sealed class CompilationIndex
     }
 
     /// <summary>
-    /// The scans of the declarations that may use <paramref name="symbol"/>: those mentioning its name, and,
-    /// for a private member, a parameter or a local, only inside its containing type.
+    /// The declarations that may use <paramref name="symbol"/>: those mentioning its name, and, for a private
+    /// member, a parameter or a local, only inside its containing type. (Enumerated without allocating: asked
+    /// several times for every function of the compilation; each is scanned by <see cref="Scan"/>.)
     /// </summary>
-    private IEnumerable<DeclarationScan> Mentioning(ISymbol symbol)
+    private Mentioners MentionersOf(ISymbol symbol)
     {
         var type = symbol is ILocalSymbol or IParameterSymbol || symbol.DeclaredAccessibility == Accessibility.Private ? symbol.ContainingType : null;
-        if (type is null || type.DeclaringSyntaxReferences.IsEmpty)
-        {
-            foreach (var scan in Mentioning(symbol.Name))
-                yield return scan;
-            yield break;
-        }
-        foreach (var part in type.DeclaringSyntaxReferences)
-        {
-            if (!k.Compilation.ContainsSyntaxTree(part.SyntaxTree))
-                continue;
-            var decls = default(Mentioners);
-            DeclarationsOf(part.SyntaxTree).FindMentions(symbol.Name, part.Span, ref decls);
-            foreach (var decl in decls)
-                yield return Scan(decl);
-        }
+        var parts = type is null ? ImmutableArray<SyntaxReference>.Empty : PartsOf(type);
+        if (parts.IsEmpty)
+            return MentionersOf(symbol.Name);
+        var found = default(Mentioners);
+        foreach (var part in parts)
+            if (k.Compilation.ContainsSyntaxTree(part.SyntaxTree))
+                DeclarationsOf(part.SyntaxTree).FindMentions(symbol.Name, part.Span, ref found);
+        return found;
     }
+
+    /// <summary>A type's declarations (a symbol makes the array anew each time it is asked).</summary>
+    private ImmutableArray<SyntaxReference> PartsOf(INamedTypeSymbol type)
+        => typeParts.TryGetValue(type, out var known) ? known : typeParts.GetOrAdd(type, type.DeclaringSyntaxReferences);
 
     // ------------------------------------------------------------------ scans (bound on demand)
 
@@ -466,29 +459,30 @@ internal sealed class CompilationIndex
     {
         // Asked for every function; most have no caller in source (a handler, a probe), and get the shared empty list.
         List<CallEdge>? list = null;
-        foreach (var scan in Mentioning(target))
-            if (scan.Callers.TryGetValue(target, out var edges))
+        foreach (var d in MentionersOf(target))
+            if (Scan(d).Callers.TryGetValue(target, out var edges))
                 (list ??= new List<CallEdge>(edges.Count)).AddRange(edges);
         return list ?? (IReadOnlyList<CallEdge>)System.Array.Empty<CallEdge>();
     }
 
     /// <summary>The operations of one kind in the code that mentions <paramref name="name"/> (a superset of those that use the symbol so named).</summary>
-    public IEnumerable<OperationSite> OperationsMentioning(string name, OperationKind kind) => OperationsIn(Mentioning(name), kind);
+    public IEnumerable<OperationSite> OperationsMentioning(string name, OperationKind kind) => OperationsIn(MentionersOf(name), kind);
 
-    /// <summary>The operations of one kind in the code that may use <paramref name="symbol"/> (see <see cref="Mentioning(ISymbol)"/>).</summary>
-    public IEnumerable<OperationSite> OperationsMentioning(ISymbol symbol, OperationKind kind) => OperationsIn(Mentioning(symbol), kind);
+    /// <summary>The operations of one kind in the code that may use <paramref name="symbol"/> (see <see cref="MentionersOf(ISymbol)"/>).</summary>
+    public IEnumerable<OperationSite> OperationsMentioning(ISymbol symbol, OperationKind kind) => OperationsIn(MentionersOf(symbol), kind);
 
     /// <summary>The operations of <paramref name="tree"/>'s code of every kind a rule reads by kind, in source order.</summary>
     public FileOperations OperationsIn(SyntaxTree tree) => new(ScanFile(tree).Scans!, kind: null);
 
-    /// <summary>The scans' operations of one kind, or (null) of every kind the scans keep.</summary>
-    private static IEnumerable<OperationSite> OperationsIn(IEnumerable<DeclarationScan> scans, OperationKind? kind)
+    /// <summary>The declarations' operations of one kind.</summary>
+    private IEnumerable<OperationSite> OperationsIn(Mentioners declarations, OperationKind kind)
     {
-        foreach (var scan in scans)
+        foreach (var d in declarations)
         {
+            var scan = Scan(d);
             var sites = scan.Sites;
             for (int i = 0; i < sites.Length; i++)
-                if (kind is null || sites[i].Kind == kind)
+                if (sites[i].Kind == kind)
                     yield return new OperationSite(sites[i], scan.Member!);
         }
     }
@@ -509,8 +503,8 @@ internal sealed class CompilationIndex
     /// <summary>The declarations that assign a delegate to <paramref name="store"/> (a field, property or local).</summary>
     private IEnumerable<IOperation> DelegateStores(ISymbol store)
     {
-        foreach (var scan in Mentioning(store))
-            if (scan.DelegateStores.TryGetValue(store, out var stores))
+        foreach (var d in MentionersOf(store))
+            if (Scan(d) is var scan && scan.DelegateStores.TryGetValue(store, out var stores))
                 foreach (var s in stores)
                     yield return s;
     }
@@ -534,8 +528,8 @@ internal sealed class CompilationIndex
         if (ScanOf(target) is { } own)
             Candidate(own);
         if (target.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction))
-            foreach (var scan in Mentioning(target))
-                Candidate(scan);
+            foreach (var d in MentionersOf(target))
+                Candidate(Scan(d));
         if (viaStores is not null)
             foreach (var scan in viaStores)
                 Collect(scan);
@@ -551,7 +545,8 @@ internal sealed class CompilationIndex
             if (scan.DelegateStores.Count > 0) // (an interface: its enumerator is boxed)
                 foreach (var store in scan.DelegateStores)
                     if (AnyDenotes(store.Value, target))
-                        (viaStores ??= new List<DeclarationScan>()).AddRange(Mentioning(store.Key));
+                        foreach (var d in MentionersOf(store.Key))
+                            (viaStores ??= new List<DeclarationScan>()).Add(Scan(d));
             Collect(scan);
         }
 
@@ -569,10 +564,12 @@ internal sealed class CompilationIndex
     /// <summary>Does one of the delegates stored in a place denote <paramref name="target"/>?</summary>
     private bool AnyDenotes(List<IOperation> delegates, IMethodSymbol target)
     {
+        var targets = new List<IMethodSymbol>(1);
         foreach (var d in delegates)
-            foreach (var t in Targets(d, 1))
-                if (SymbolEqualityComparer.Default.Equals(t, target))
-                    return true;
+            AddTargets(d, 1, targets);
+        foreach (var t in targets)
+            if (SymbolEqualityComparer.Default.Equals(t, target))
+                return true;
         return false;
     }
 
@@ -588,8 +585,8 @@ internal sealed class CompilationIndex
     /// <summary>Is <paramref name="m"/> turned into a delegate somewhere other than a registration (so unknown code may call it)?</summary>
     public bool Escapes(IMethodSymbol m)
     {
-        foreach (var scan in Mentioning(m))
-            if (scan.Escapes(m))
+        foreach (var d in MentionersOf(m))
+            if (Scan(d).Escapes(m))
                 return true;
         return false;
     }
@@ -606,10 +603,13 @@ internal sealed class CompilationIndex
 
     private List<(IMethodSymbol Target, ContextOrigin Origin)> Resolve(DeclarationScan s)
     {
-        var list = new List<(IMethodSymbol, ContextOrigin)>();
+        var list = new List<(IMethodSymbol, ContextOrigin)>(s.PendingRegistrations.Count);
+        var targets = new List<IMethodSymbol>(1);
         foreach (var (arg, spec, call, api) in s.PendingRegistrations)
         {
-            foreach (var target in Targets(arg, 0))
+            targets.Clear();
+            AddTargets(arg, 0, targets);
+            foreach (var target in targets)
             {
                 var param = spec.Parameter;
                 var what = param == "handler" ? "the handler" : param == "thread_fn" ? "the thread_fn" : "the callback";
@@ -619,33 +619,33 @@ internal sealed class CompilationIndex
         return list;
     }
 
-    /// <summary>The methods a delegate-valued expression may denote.</summary>
-    private IEnumerable<IMethodSymbol> Targets(IOperation? op, int depth)
+    /// <summary>Adds the methods a delegate-valued expression may denote (a list, not an iterator: asked of every registration).</summary>
+    private void AddTargets(IOperation? op, int depth, List<IMethodSymbol> into)
     {
         if (op is null || depth > 4)
-            yield break;
+            return;
         switch (op)
         {
             case IConversionOperation c:
-                foreach (var t in Targets(c.Operand, depth)) yield return t;
+                AddTargets(c.Operand, depth, into);
                 break;
             case IDelegateCreationOperation d:
-                foreach (var t in Targets(d.Target, depth)) yield return t;
+                AddTargets(d.Target, depth, into);
                 break;
             case IMethodReferenceOperation m:
-                yield return m.Method.OriginalDefinition;
+                into.Add(m.Method.OriginalDefinition);
                 break;
             case IAnonymousFunctionOperation a:
                 var fwd = Forwarded(a);
                 if (fwd is not null)
                     forwarders.TryAdd(a.Symbol, true);
-                yield return fwd ?? a.Symbol;
+                into.Add(fwd ?? a.Symbol);
                 break;
             case IFieldReferenceOperation or IPropertyReferenceOperation or ILocalReferenceOperation:
                 var sym = DeclarationScan.SymbolOf(op);
                 if (sym is not null)
                     foreach (var s in DelegateStores(sym))
-                        foreach (var t in Targets(s, depth + 1)) yield return t;
+                        AddTargets(s, depth + 1, into);
                 break;
         }
     }

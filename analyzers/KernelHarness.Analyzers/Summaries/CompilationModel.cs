@@ -135,14 +135,16 @@ internal sealed class CompilationModel
         var info = Symbols.Info(method);
         if (registrations.Count == 0 && (info.DeclaredContext & (Ctx.Atomic | Ctx.Process)) == 0)
             return ImmutableArray<ContextOrigin>.Empty; // most functions: neither registered nor marked
-        var list = ImmutableArray.CreateBuilder<ContextOrigin>();
-        list.AddRange(registrations);
+        int marks = ((info.DeclaredContext & Ctx.Atomic) != 0 ? 1 : 0) + ((info.DeclaredContext & Ctx.Process) != 0 ? 1 : 0);
+        var list = ImmutableArray.CreateBuilder<ContextOrigin>(registrations.Count + marks);
+        foreach (var registration in registrations)
+            list.Add(registration);
         var loc = method.Locations.FirstOrDefault() ?? Location.None;
         if ((info.DeclaredContext & Ctx.Atomic) != 0)
             list.Add(new ContextOrigin(Ctx.Atomic, $"{method.Name}() is marked [AtomicContext]", loc));
         if ((info.DeclaredContext & Ctx.Process) != 0)
             list.Add(new ContextOrigin(Ctx.Process, $"{method.Name}() is marked [ProcessContext]", loc));
-        return list.ToImmutable();
+        return list.MoveToImmutable();
     }
 
     /// <summary>
@@ -155,7 +157,8 @@ internal sealed class CompilationModel
             return known;
         var list = new List<Finding>();
         foreach (var method in Index.MethodsIn(tree))
-            list.AddRange(Analyze(method).Findings);
+            foreach (var finding in Analyze(method).Findings)
+                list.Add(finding);
         return fileFindings.GetOrAdd(tree, list);
     }
 

@@ -245,7 +245,7 @@ internal sealed class DeclarationScan
                         delegateStores[store] = stores = new List<IOperation>();
                     stores.Add(d);
                 }
-                else if (!(dest is IArgumentOperation arg2 && arg2.Parent is IInvocationOperation call2 && k.Info(call2.TargetMethod).Callbacks.Any(c => c.Parameter == arg2.Parameter?.Name))
+                else if (!(dest is IArgumentOperation arg2 && arg2.Parent is IInvocationOperation call2 && TakesCallback(k.Info(call2.TargetMethod), arg2.Parameter?.Name))
                          && d.Target is IMethodReferenceOperation mr)
                 {
                     (escapes ??= new HashSet<IMethodSymbol>(SymbolEqualityComparer.Default)).Add(mr.Method.OriginalDefinition);
@@ -254,6 +254,14 @@ internal sealed class DeclarationScan
         }
         foreach (var c in op.ChildOperations)
             Walk(c, owner, root, found);
+    }
+
+    private static bool TakesCallback(ApiInfo info, string? parameter)
+    {
+        foreach (var c in info.Callbacks)
+            if (c.Parameter == parameter)
+                return true;
+        return false;
     }
 
     private void NoteCall(IMethodSymbol caller, ApiInfo info, bool own)
