@@ -30,11 +30,13 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private readonly bool registered;
     // The engine runs once per function of the compilation, and most find nothing: what it collects is made on first use.
     private Dictionary<string, Finding>? findings;
-    private HashSet<int>? atomicCallSites;
+    private List<int>? atomicCallSites; // in the order met, with repeats (a path can pass a call twice)
     private Dictionary<int, AtomicGfpSite>? gfpSites;
-    private readonly List<Exit> exits = new(1);
+    // Most functions leave by one exit: it is kept as it is, and a list made only for a second.
+    private Exit? firstExit;
+    private List<Exit>? moreExits;
     private List<(string Key, LockKind Kind, string? FlagsKey, string Api, Location Loc, string Rule, string Message)>? unmatched;
-    private HashSet<string>? acquiredKeys;
+    private List<string>? acquiredKeys; // a few at most: a list, looked through
     private bool hitRecursion;
 
     /// <summary>A path's exit: its state, what it returns, and the syntax it leaves by (made into words only for a finding).</summary>
@@ -137,11 +139,15 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             hitRecursion);
     }
 
-    private static ImmutableArray<int> Sorted(HashSet<int> positions)
+    private static ImmutableArray<int> Sorted(List<int> positions)
     {
-        var array = new int[positions.Count];
-        positions.CopyTo(array);
-        System.Array.Sort(array);
+        positions.Sort();
+        int distinct = 0;
+        for (int i = 0; i < positions.Count; i++)
+            if (i == 0 || positions[i] != positions[i - 1])
+                positions[distinct++] = positions[i];
+        var array = new int[distinct];
+        positions.CopyTo(0, array, 0, distinct);
         return System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(array);
     }
 
@@ -463,7 +469,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         var info = k.Info(target);
         var held = s.FirstAtomic;
         if (held is not null)
-            (atomicCallSites ??= new HashSet<int>()).Add(inv.Syntax.SpanStart);
+            (atomicCallSites ??= new List<int>()).Add(inv.Syntax.SpanStart);
         if (held is not null || ownAtomic is not null)
             CheckSleep(inv, info, held);
         RecordAtomicGfp(inv, info, held is not null || ownAtomic is not null);
@@ -563,7 +569,8 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
 
     private State Acquire(State s, Held h, Location at)
     {
-        (acquiredKeys ??= new HashSet<string>()).Add(h.Key);
+        if (!(acquiredKeys ??= new List<string>(2)).Contains(h.Key))
+            acquiredKeys.Add(h.Key);
         if (!Kinds.IsContext(h.Kind) && !Kinds.IsRead(h.Kind))
         {
             Held? existing = null;
@@ -782,19 +789,19 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     {
         if (returned is null)
         {
-            exits.Add(new Exit(s, Cat.Unknown, near));
+            AddExit(new Exit(s, Cat.Unknown, near));
             return;
         }
         var cat = Category(returned);
         if (cat == Cat.Unknown && (CondCore(returned) is not null || (LockRef.KeyOf(Eval.Unwrap(returned)) is string rk && s.PendingByKey.ContainsKey(rk))))
         {
             if (Cond(returned, s, true) is State t)
-                exits.Add(new Exit(t, Cat.Truthy, near));
+                AddExit(new Exit(t, Cat.Truthy, near));
             if (Cond(returned, s, false) is State f)
-                exits.Add(new Exit(f, Cat.Falsy, near));
+                AddExit(new Exit(f, Cat.Falsy, near));
             return;
         }
-        exits.Add(new Exit(s, cat, near));
+        AddExit(new Exit(s, cat, near));
     }
 
     private (Location, string) ExitPlace(SyntaxNode? node)
@@ -851,6 +858,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         foreach (var a in info.Acquires.Where(a => a.IsContext))
             declared.Add(Kinds.ContextKey(a.Kind, a.FlagsParameter is null ? null : "p:" + a.FlagsParameter));
 
+        var exits = Exits();
         var keys = exits.SelectMany(e => e.State.Held).Where(h => !h.FromEntry).Select(h => h.Key).Distinct().ToList();
         foreach (var key in keys)
         {
@@ -903,13 +911,43 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     }
 
     /// <summary>Does some exit hold something this method acquired (not what it was entered with)?</summary>
+    private void AddExit(Exit exit)
+    {
+        if (firstExit is null)
+            firstExit = exit;
+        else
+            (moreExits ??= new List<Exit>()).Add(exit);
+    }
+
+    private List<Exit> Exits()
+    {
+        var all = new List<Exit>(1 + (moreExits?.Count ?? 0));
+        if (firstExit is not null)
+            all.Add(firstExit);
+        if (moreExits is not null)
+            all.AddRange(moreExits);
+        return all;
+    }
+
     private bool HeldAtSomeExit()
     {
-        foreach (var e in exits)
+        if (firstExit is null)
+            return false;
+        if (HeldHere(firstExit))
+            return true;
+        if (moreExits is not null)
+            foreach (var e in moreExits)
+                if (HeldHere(e))
+                    return true;
+        return false;
+
+        static bool HeldHere(Exit e)
+        {
             foreach (var h in e.State.Held)
                 if (!h.FromEntry)
                     return true;
-        return false;
+            return false;
+        }
     }
 
     // What a helper leaves acquired or released for its callers: nearly always nothing, so made on first use.

@@ -155,17 +155,17 @@ internal sealed class StructuredBody
         };
         if (block is null)
             return null;
-        var operations = new List<IOperation>(block.Operations.Length);
-        FlattenBlocks(block, operations);
+        var operations = FlatStatements(block);
         // A closing bare 'return;' is the body's end.
-        if (operations.Count > 0 && operations[operations.Count - 1] is IReturnOperation { ReturnedValue: null })
-            operations.RemoveAt(operations.Count - 1);
+        int count = operations.Length;
+        if (count > 0 && operations[count - 1] is IReturnOperation { ReturnedValue: null })
+            count--;
         int forks = 0;
         // Made for every function the engines walk: the stack IsStraight walks with is this thread's.
         var pending = Summaries.Eval.RentStack();
         try
         {
-            var statements = Steps(operations, pending, ref forks);
+            var statements = Steps(operations, count, pending, ref forks);
             return statements.IsDefault ? null : new StructuredBody(statements);
         }
         finally
@@ -178,28 +178,28 @@ internal sealed class StructuredBody
     /// The steps of a list of statements (the body's, or a side of a fork), which may end in a <c>return</c> of a
     /// value; default when one of them takes the body to the graph.
     /// </summary>
-    private static ImmutableArray<Step> Steps(List<IOperation> operations, Stack<IOperation> pending, ref int forks)
+    private static ImmutableArray<Step> Steps(ImmutableArray<IOperation> operations, int count, Stack<IOperation> pending, ref int forks)
     {
         // An array of the most steps there can be, handed over as it is (no builder, and a copy only when a local
         // function or an empty statement made it too long).
-        var steps = new Step[operations.Count];
-        int count = 0;
-        for (int i = 0; i < operations.Count; i++)
+        var steps = new Step[count];
+        int made = 0;
+        for (int i = 0; i < count; i++)
         {
             var s = operations[i];
             switch (s)
             {
                 // A return of a value ends its side (or the body). A bare 'return;' before the end goes to the graph,
                 // which names the exit of such a path differently (it keeps no syntax for it).
-                case IReturnOperation { ReturnedValue: { } value } when i == operations.Count - 1 && IsStraight(value, pending):
-                    steps[count++] = Step.Return(value);
+                case IReturnOperation { ReturnedValue: { } value } when i == count - 1 && IsStraight(value, pending):
+                    steps[made++] = Step.Return(value);
                     break;
                 case ILocalFunctionOperation or IEmptyOperation:
                     break; // a local function is a body of its own; it runs only when called
                 case IExpressionStatementOperation or IVariableDeclarationGroupOperation:
                     if (!IsStraight(s, pending))
                         return default;
-                    steps[count++] = Step.Statement(s);
+                    steps[made++] = Step.Statement(s);
                     break;
                 case IConditionalOperation { Type: null } branch when ++forks <= MaxForks && IsStraight(branch.Condition, pending):
                 {
@@ -207,26 +207,37 @@ internal sealed class StructuredBody
                     var whenFalse = branch.WhenFalse is null ? ImmutableArray<Step>.Empty : Side(branch.WhenFalse, pending, ref forks);
                     if (whenTrue.IsDefault || whenFalse.IsDefault)
                         return default;
-                    steps[count++] = Step.Fork(branch.Condition, whenTrue, whenFalse);
+                    steps[made++] = Step.Fork(branch.Condition, whenTrue, whenFalse);
                     break;
                 }
                 default:
                     return default; // loops, switch, try, using, lock, goto, labels, throw, yield, a return before the end…
             }
         }
-        if (count < steps.Length)
-            System.Array.Resize(ref steps, count);
+        if (made < steps.Length)
+            System.Array.Resize(ref steps, made);
         return System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(steps);
     }
 
     private static ImmutableArray<Step> Side(IOperation statement, Stack<IOperation> pending, ref int forks)
     {
-        var operations = new List<IOperation>(statement is IBlockOperation b ? b.Operations.Length : 1);
-        if (statement is IBlockOperation block)
-            FlattenBlocks(block, operations);
-        else
-            operations.Add(statement);
-        return Steps(operations, pending, ref forks);
+        var operations = statement is IBlockOperation block ? FlatStatements(block) : ImmutableArray.Create(statement);
+        return Steps(operations, operations.Length, pending, ref forks);
+    }
+
+    /// <summary>A block's statements, those of the blocks nested in it in their place (most blocks have none: their own array).</summary>
+    private static ImmutableArray<IOperation> FlatStatements(IBlockOperation block)
+    {
+        foreach (var s in block.Operations)
+        {
+            if (s is IBlockOperation)
+            {
+                var flat = new List<IOperation>(block.Operations.Length + 4);
+                FlattenBlocks(block, flat);
+                return flat.ToImmutableArray();
+            }
+        }
+        return block.Operations;
     }
 
     private static void FlattenBlocks(IBlockOperation block, List<IOperation> into)
