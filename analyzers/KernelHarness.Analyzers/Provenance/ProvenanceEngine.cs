@@ -339,7 +339,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
                 else if (free.Order is not null && a.Parameter?.Name == free.Order)
                     order = Summaries.Eval.Const(a.Value, method, default) is { } c ? ProvenanceModel.ToLong(c) : null;
             }
-            Free(s, id, new FreeSummary(0, free.Family, cacheKey, cacheText, order, k.DisplayName(target), true, ""), inv, ptr.Value.Syntax.ToString(), direct: true);
+            Free(s, id, new FreeSummary(0, free.Family, cacheKey, cacheText, order, k.DisplayName(target), true, ""), inv, ptr.Value, direct: true);
             return;
         }
         var alloc = pm.Apis.Alloc(target);
@@ -365,7 +365,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
                     continue;
                 }
                 var (ck, ct) = ProvenanceModel.MapCache(sum.CacheKey, sum.CacheText, inv);
-                Free(s, id, sum with { CacheKey = ck, CacheText = ct }, inv, arg.Value.Syntax.ToString(), direct: false);
+                Free(s, id, sum with { CacheKey = ck, CacheText = ct }, inv, arg.Value, direct: false);
             }
             if (inv.Instance is not null && Peek(inv.Instance, s) is int iid)
                 Escape(iid, s);
@@ -402,28 +402,29 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         }
     }
 
-    private void Free(PState s, int id, FreeSummary how, IInvocationOperation call, string ptrText, bool direct)
+    private void Free(PState s, int id, FreeSummary how, IInvocationOperation call, IOperation pointer, bool direct)
     {
+        // Frees nearly always match their allocation: the words of a finding are made only for one.
         if (!s.Allocs.TryGetValue(id, out var st) || st.Status == Status.Null)
             return;
         var site = sites[id];
         var o = site.Origin;
         var loc = call.Syntax.GetLocation();
-        var via = direct ? "" : " — called via " + how.Chain;
+        string Via() => direct ? "" : " — called via " + how.Chain;
         bool mismatch = !AllocApis.Accepts(how.Family, o.Family)
             || (how.Family == AllocFamily.KmemCache && o.Family == AllocFamily.KmemCache && IsField(how.CacheKey) && IsField(o.CacheKey) && how.CacheKey != o.CacheKey)
             || (how.Family is AllocFamily.Pages or AllocFamily.PageStruct && o.Family == how.Family && how.Order is long a && o.Order is long b && a != b);
         if (mismatch && o.Family != AllocFamily.None)
         {
-            var use = Replacement(o, ptrText);
+            var use = Replacement(o, pointer.Syntax.ToString());
             var props = ImmutableDictionary<string, string?>.Empty;
             if (direct && use is not null && (o.Family != AllocFamily.KmemCache || CacheUsableHere(o)))
                 props = props.Add("Replacement", use);
             Report(DiagnosticIds.MismatchedFree, loc, props,
-                how.Api + "()", o.Describe, Kinds.Where(o.Location), via, use ?? AllocApis.FreeName(o.Family) + "()");
+                how.Api + "()", o.Describe, Kinds.Where(o.Location), Via(), use ?? AllocApis.FreeName(o.Family) + "()");
         }
         if (st.Status == Status.Freed && how.Unconditional && st.FreedAt is not null)
-            Report(DiagnosticIds.DoubleFree, loc, null, how.Api + "()", ptrText, Kinds.Where(st.FreedAt), via);
+            Report(DiagnosticIds.DoubleFree, loc, null, how.Api + "()", pointer.Syntax.ToString(), Kinds.Where(st.FreedAt), Via());
         s.Allocs[id] = how.Unconditional ? st with { Status = Status.Freed, FreedAt = loc } : st with { Status = Status.Unknown };
     }
 
