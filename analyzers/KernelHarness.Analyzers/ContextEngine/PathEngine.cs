@@ -770,7 +770,9 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             return;
         var span = arg.Value.Syntax.SpanStart;
         gfpSites ??= new Dictionary<int, AtomicGfpSite>();
-        gfpSites.TryGetValue(span, out var previous);
+        // Met again on another path: a new record only when this path is the first to reach it in atomic context.
+        if (gfpSites.TryGetValue(span, out var previous) && (previous.AtomicOnSomePath || !atomic))
+            return;
         gfpSites[span] = new AtomicGfpSite(arg.Value.Syntax.GetLocation(), k.DisplayName(inv.TargetMethod), arg.Value.Syntax.ToString(), atomic || (previous?.AtomicOnSomePath ?? false));
     }
 

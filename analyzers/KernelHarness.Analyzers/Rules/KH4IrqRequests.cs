@@ -189,9 +189,17 @@ internal sealed class IrqRequests
 
     /// <summary><c>this:</c> and a type's full metadata name, or <c>f:</c> and a field's or property's.</summary>
     private static string KeyOf(ISymbol symbol)
-        => SymbolKeys.GetValue(symbol, static s => QualifiedName(new StringBuilder(s is ITypeSymbol ? "this:" : "f:"), s).ToString());
+        => SymbolKeys.GetValue(symbol, static s => s is ITypeSymbol
+            ? "this:" + QualifiedName(s)
+            : "f:" + (s.ContainingType is { } type ? QualifiedName(type) + "." + s.MetadataName : s.MetadataName));
+
+    // A type's name is shared by the keys of all its fields: made once per type.
+    private static readonly ConditionalWeakTable<ISymbol, string> TypeNames = new();
 
     /// <summary>Namespaces, types and the member by metadata name (arity kept): unique, and cheaper than display formatting.</summary>
+    private static string QualifiedName(ISymbol type)
+        => TypeNames.GetValue(type, static t => QualifiedName(new StringBuilder(), t).ToString());
+
     private static StringBuilder QualifiedName(StringBuilder sb, ISymbol s)
     {
         if (s.ContainingSymbol is { } outer && outer is not INamespaceSymbol { IsGlobalNamespace: true } && outer is not IModuleSymbol)

@@ -438,12 +438,14 @@ internal sealed class CompilationIndex
     {
         if (!files.TryRemove(tree, out var file))
             return System.Array.Empty<DeclarationScan>();
-        var released = new List<DeclarationScan>();
+        // Every rule has read the file's operations, so its scans are all there (the list the file kept of them).
+        var released = file.Scans ?? new List<DeclarationScan>();
         foreach (var decl in file.Declarations)
         {
             if (!scans.TryRemove(decl, out var scan) || !scan.IsFilled)
                 continue;
-            released.Add(scan);
+            if (file.Scans is null)
+                released.Add(scan);
             resolved.TryRemove(scan, out _);
             foreach (var m in scan.Methods)
                 scanOf.TryRemove(m, out _);
