@@ -44,13 +44,13 @@ public static class Program
                 // Wall time, CPU time, allocation and GC pauses per run: whether an analyzer costs compute or
                 // memory, and how well it runs in parallel with the compiler.
                 var cpu = process.TotalProcessorTime;
-                long allocated = GC.GetTotalAllocatedBytes(precise: false);
+                long allocated = GC.GetTotalAllocatedBytes(precise: true);
                 var paused = GC.GetTotalPauseDuration();
                 int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
                 double wall = Time(run);
                 process.Refresh();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{args[only + 1]}: {wall:F0} ms wall, {(process.TotalProcessorTime - cpu).TotalMilliseconds:F0} ms CPU, {(GC.GetTotalAllocatedBytes(precise: false) - allocated) / 1048576.0:F0} MiB allocated, GC paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms in {GC.CollectionCount(0) - gen0} collections ({GC.CollectionCount(1) - gen1} gen1, {GC.CollectionCount(2) - gen2} gen2)"));
+                    $"{args[only + 1]}: {wall:F0} ms wall, {(process.TotalProcessorTime - cpu).TotalMilliseconds:F0} ms CPU, {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1048576.0:F1} MiB allocated, GC paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms in {GC.CollectionCount(0) - gen0} collections ({GC.CollectionCount(1) - gen1} gen1, {GC.CollectionCount(2) - gen2} gen2)"));
             }
             return;
         }

@@ -21,13 +21,15 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private const int MaxStatesPerBlock = 24;
     private const int MaxHeld = 12;
 
-    private readonly CompilationModel model;
-    private readonly KernelSymbols k;
-    private readonly IMethodSymbol method;
-    private readonly CallStack stack;
-    private readonly ContextOrigin? ownAtomic;
-    private readonly Ctx ownKinds;
-    private readonly bool registered;
+    // An engine walks one function at a time and is used again for the next (see Rent): what it knows of the
+    // function is set by Start and forgotten by Finish.
+    private CompilationModel model = null!;
+    private KernelSymbols k = null!;
+    private IMethodSymbol method = null!;
+    private CallStack stack = null!;
+    private ContextOrigin? ownAtomic;
+    private Ctx ownKinds;
+    private bool registered;
     // The engine runs once per function of the compilation, and most find nothing: what it collects is made on first use.
     private Dictionary<string, Finding>? findings;
     private List<int>? atomicCallSites; // in the order met, with repeats (a path can pass a call twice)
@@ -44,7 +46,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
 
     private enum Cat { Unknown, True, False, Zero, Positive, Negative, Null, NonNull, Truthy, Falsy }
 
-    private PathEngine(CompilationModel model, IMethodSymbol method, CallStack stack)
+    private void Start(CompilationModel model, IMethodSymbol method, CallStack stack)
     {
         this.model = model;
         k = model.Symbols;
@@ -52,10 +54,37 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         this.stack = stack;
         var own = model.OwnContexts(method);
         ownAtomic = own.FirstOrDefault(o => o.Context != Ctx.Process);
+        ownKinds = Ctx.None;
         foreach (var o in own)
             ownKinds |= o.Context;
         registered = own.Any(o => o.IsRegistration);
     }
+
+    private void Finish()
+    {
+        model = null!;
+        k = null!;
+        method = null!;
+        stack = null!;
+        ownAtomic = null;
+        ownKinds = Ctx.None;
+        registered = false;
+        findings = null;
+        atomicCallSites = null;
+        gfpSites = null;
+        firstExit = null;
+        moreExits = null;
+        unmatched = null;
+        acquiredKeys = null;
+        hitRecursion = false;
+        helperAcquires = null;
+        helperReleases = null;
+    }
+
+    // The engine runs for every function of the compilation, and again for a callee from inside a caller's walk:
+    // each thread keeps the engines it has finished with, and takes one back for the next function.
+    [System.ThreadStatic]
+    private static Stack<PathEngine>? idle;
 
     public static MethodAnalysis Run(CompilationModel model, IMethodSymbol method, CallStack stack)
     {
@@ -64,13 +93,24 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             return MethodAnalysis.Trivial(method);
         if (!HasCandidates(model, method))
             return MethodAnalysis.Trivial(method);
-        var engine = new PathEngine(model, method, stack);
-        if (model.StructuredOf(method, body) is { } structured)
-            return engine.ExploreStructured(structured);
-        var cfg = model.CfgOf(method);
-        if (cfg is null)
-            return MethodAnalysis.Trivial(method);
-        return engine.Explore(cfg);
+        var engine = idle is { Count: > 0 } free ? free.Pop() : new PathEngine();
+        try
+        {
+            engine.Start(model, method, stack);
+            if (model.StructuredOf(method, body) is { } structured)
+                return engine.ExploreStructured(structured);
+            var cfg = model.CfgOf(method);
+            if (cfg is null)
+                return MethodAnalysis.Trivial(method);
+            return engine.Explore(cfg);
+        }
+        finally
+        {
+            engine.Finish();
+            var pool = idle ??= new Stack<PathEngine>();
+            if (pool.Count < 16)
+                pool.Push(engine);
+        }
     }
 
     /// <summary>

@@ -89,7 +89,7 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
         public System.Threading.CancellationToken CancellationToken => context.CancellationToken;
 
         /// <summary>The methods, lambdas and local functions whose bodies lie in this file.</summary>
-        public IReadOnlyList<IMethodSymbol> Methods => Model.Index.MethodsIn(Tree);
+        public List<IMethodSymbol> Methods => Model.Index.MethodsIn(Tree); // (a list: enumerated without boxing)
 
         /// <summary>This file's operations of one kind, each with the member whose body holds it.</summary>
         public FileOperations Operations(OperationKind kind) => Model.Index.OperationsIn(Tree, kind);

@@ -398,7 +398,7 @@ internal sealed class CompilationIndex
         => ScanOf(m) is { } scan && DeclarationsOf(scan.Declaration.SyntaxTree).Mentions(scan.Declaration, name);
 
     /// <summary>The methods, lambdas and local functions whose bodies lie in <paramref name="tree"/>, in source order.</summary>
-    public IReadOnlyList<IMethodSymbol> MethodsIn(SyntaxTree tree)
+    public List<IMethodSymbol> MethodsIn(SyntaxTree tree)
     {
         var file = ScanFile(tree);
         return file.Methods!;
