@@ -38,7 +38,8 @@ internal sealed class ProvenanceModel
 
     private readonly ConcurrentDictionary<IMethodSymbol, Origin?> returns;
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<FreeSummary>> frees;
-    private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<Finding>> findings;
+    private readonly ConcurrentDictionary<SyntaxTree, List<Finding>> fileFindings = new();
+    private static readonly List<Finding> NoFindings = new();
     private readonly ConcurrentDictionary<ISymbol, Origin?> fieldOrigins = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<(IMethodSymbol Helper, int Ordinal), bool> keeps = new(HelperParameterComparer.Instance);
 
@@ -56,7 +57,6 @@ internal sealed class ProvenanceModel
         K = model.Symbols;
         returns = K.FunctionCache<IMethodSymbol, Origin?>();
         frees = K.FunctionCache<IMethodSymbol, ImmutableArray<FreeSummary>>();
-        findings = K.FunctionCache<IMethodSymbol, ImmutableArray<Finding>>();
         Apis = new AllocApis(K);
         NoFail = K.Bit("__GFP_NOFAIL");
     }
@@ -68,13 +68,22 @@ internal sealed class ProvenanceModel
 
     public static ProvenanceModel Get(CompilationModel model) => Models.GetValue(model, m => new ProvenanceModel(m));
 
-    public ImmutableArray<Finding> Analyze(IMethodSymbol method)
+    /// <summary>The findings of one function (not kept: see <see cref="FindingsIn"/>).</summary>
+    public ImmutableArray<Finding> Analyze(IMethodSymbol method) => ProvenanceEngine.Run(this, method.OriginalDefinition);
+
+    /// <summary>
+    /// The findings in the code of one file's functions, in order: gathered once for the four rules that each report
+    /// their own among them (nearly every file has none, and shares one empty list).
+    /// </summary>
+    public List<Finding> FindingsIn(SyntaxTree tree)
     {
-        method = method.OriginalDefinition;
-        // Four rules ask for every method of every file: a hit allocates nothing.
-        if (findings.TryGetValue(method, out var known))
+        if (fileFindings.TryGetValue(tree, out var known))
             return known;
-        return findings.GetOrAdd(method, ProvenanceEngine.Run(this, method));
+        List<Finding>? found = null;
+        foreach (var method in Model.Index.MethodsIn(tree))
+            foreach (var finding in Analyze(method))
+                (found ??= new List<Finding>()).Add(finding);
+        return fileFindings.GetOrAdd(tree, found ?? NoFindings);
     }
 
     public bool IsSource(IMethodSymbol m) => Model.Index.BodyOf((m.ReducedFrom ?? m).OriginalDefinition) is not null;

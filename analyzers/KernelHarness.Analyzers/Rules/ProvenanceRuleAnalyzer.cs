@@ -10,10 +10,8 @@ public abstract class ProvenanceRuleAnalyzer : KernelRuleAnalyzer
 {
     private protected override void AnalyzeFile(FileContext file)
     {
-        var provenance = ProvenanceModel.Get(file.Model);
-        foreach (var method in file.Methods)
-            foreach (var finding in provenance.Analyze(method))
-                if (finding.Id == Rule.Id)
-                    file.Report(finding.ToDiagnostic(Rule));
+        foreach (var finding in ProvenanceModel.Get(file.Model).FindingsIn(file.Tree))
+            if (finding.Id == Rule.Id)
+                file.Report(finding.ToDiagnostic(Rule));
     }
 }

@@ -169,7 +169,6 @@ internal sealed class CompilationIndex
     private readonly ConcurrentDictionary<string, Mentioners> mentioners = new(System.StringComparer.Ordinal);
     private Dictionary<string, List<SyntaxTree>>? filesByName;
     private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
-    private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<ContextOrigin>> registrations;
     private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<IMethodSymbol, DeclarationScan?> scanOf;
     private readonly ConcurrentDictionary<INamedTypeSymbol, ImmutableArray<SyntaxReference>> typeParts = new(SymbolEqualityComparer.Default);
@@ -180,7 +179,6 @@ internal sealed class CompilationIndex
         this.models = models;
         scans = k.DeclarationCache<SyntaxNode, DeclarationScan>();
         callers = k.FunctionCache<IMethodSymbol, IReadOnlyList<CallEdge>>();
-        registrations = k.FunctionCache<IMethodSymbol, IReadOnlyList<ContextOrigin>>();
         scanOf = k.FunctionCache<IMethodSymbol, DeclarationScan?>();
     }
 
@@ -390,6 +388,9 @@ internal sealed class CompilationIndex
     /// <summary>What the calls in <paramref name="m"/>'s own code may do (<see cref="CallKinds"/>); none outside source.</summary>
     public CallKinds CallsOf(IMethodSymbol m) => ScanOf(m) is { } s ? s.CallsOf(m) : CallKinds.None;
 
+    /// <summary><paramref name="m"/>'s body as structured code, or null when it needs its graph (see <see cref="DeclarationScan.StructuredOf"/>).</summary>
+    public StructuredBody? StructuredOf(IMethodSymbol m, IOperation body) => ScanOf(m) is { } s ? s.StructuredOf(m, body) : StructuredBody.Of(body);
+
     /// <summary>The operation whose control-flow graph contains <paramref name="m"/> (itself for a member).</summary>
     public IOperation? RootOf(IMethodSymbol m) => ScanOf(m) is { } s && s.TryGetBody(m, out _, out var r) ? r : null;
 
@@ -518,7 +519,8 @@ internal sealed class CompilationIndex
     /// code holding it when it is a lambda, and the code that mentions each place it is stored.
     /// </summary>
     public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m)
-        => registrations.TryGetValue(m, out var known) ? known : registrations.GetOrAdd(m, FindRegistrations(m));
+        // Not kept: asked once per function, by CompilationModel.OwnContexts, which keeps the contexts they give.
+        => FindRegistrations(m);
 
     private IReadOnlyList<ContextOrigin> FindRegistrations(IMethodSymbol target)
     {
@@ -596,7 +598,9 @@ internal sealed class CompilationIndex
     /// <summary>A registered lambda that only forwards to a method (the method got the registration).</summary>
     public bool IsForwarder(IMethodSymbol m)
     {
-        _ = RegistrationsOf(m);
+        // Resolving the registrations of the lambda's own code marks it (a lambda is registered where it is written).
+        if (m.MethodKind == MethodKind.AnonymousFunction && !forwarders.ContainsKey(m))
+            _ = FindRegistrations(m);
         return forwarders.ContainsKey(m);
     }
 

@@ -26,7 +26,6 @@ internal sealed class CompilationModel
     private readonly ConcurrentDictionary<IOperation, ControlFlowGraph?> cfgs = new();
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<ContextOrigin>> ownContexts;
     private readonly ConcurrentDictionary<IMethodSymbol, ControlFlowGraph?> nestedCfgs = new(SymbolEqualityComparer.Default);
-    private readonly ConcurrentDictionary<IMethodSymbol, StructuredBody?> structured;
     private readonly ConcurrentDictionary<IMethodSymbol, ProcessOnly> contexts;
     private readonly ConcurrentDictionary<SyntaxTree, StrongBox<int>> rulesDone = new();
     private readonly ConcurrentDictionary<SyntaxTree, List<Finding>> fileFindings = new();
@@ -37,7 +36,6 @@ internal sealed class CompilationModel
         Symbols = symbols;
         analyses = symbols.FunctionCache<IMethodSymbol, MethodAnalysis>();
         ownContexts = symbols.FunctionCache<IMethodSymbol, ImmutableArray<ContextOrigin>>();
-        structured = symbols.FunctionCache<IMethodSymbol, StructuredBody?>();
         contexts = symbols.FunctionCache<IMethodSymbol, ProcessOnly>();
         SemanticModels = new SemanticModels(symbols.Compilation);
         Index = new CompilationIndex(symbols, SemanticModels);
@@ -98,7 +96,6 @@ internal sealed class CompilationModel
             foreach (var m in scan.Methods)
             {
                 nestedCfgs.TryRemove(m, out _);
-                structured.TryRemove(m, out _);
                 if (scan.TryGetBody(m, out _, out var root))
                     cfgs.TryRemove(root, out _);
             }
@@ -194,9 +191,7 @@ internal sealed class CompilationModel
     {
         if (!StructuredBodies)
             return null;
-        if (structured.TryGetValue(method, out var known))
-            return known;
-        return structured.GetOrAdd(method, StructuredBody.Of(body));
+        return Index.StructuredOf(method, body);
     }
 
     public ControlFlowGraph? CfgOf(IMethodSymbol method)

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Threading;
 using System.Linq;
 using KernelHarness.Analyzers.ContextEngine;
 using Microsoft.CodeAnalysis;
@@ -80,6 +81,29 @@ internal sealed class DeclarationScan
         public IOperation Body { get; set; }
         public IOperation Root { get; set; }
         public CallKinds Calls { get; set; }
+
+        /// <summary>The body as structured code (<see cref="StructuredBody"/>), <see cref="NoStructure"/>, or null before it is asked.</summary>
+        public object? Structured;
+    }
+
+    private static readonly object NoStructure = new();
+
+    /// <summary>
+    /// <paramref name="m"/>'s body as structured code, or null when the engines need its graph: found once, and
+    /// kept with the function (both engines ask), so it goes when the file's scans are let go of.
+    /// </summary>
+    public StructuredBody? StructuredOf(IMethodSymbol m, IOperation body)
+    {
+        var f = FunctionOf(m);
+        if (f is null)
+            return StructuredBody.Of(body);
+        var known = Volatile.Read(ref f.Structured);
+        if (known is null)
+        {
+            known = (object?)StructuredBody.Of(body) ?? NoStructure;
+            Volatile.Write(ref f.Structured, known);
+        }
+        return known as StructuredBody;
     }
 
     private Function? FunctionOf(IMethodSymbol m)
