@@ -413,15 +413,18 @@ internal sealed class CompilationIndex
         var file = DeclarationsOf(tree);
         if (Volatile.Read(ref file.Scans) is not null)
             return file;
-        var methods = new List<IMethodSymbol>();
         var scans = new List<DeclarationScan>(file.Declarations.Count);
+        int count = 0;
         foreach (var decl in file.Declarations)
         {
             var scan = Scan(decl);
-            foreach (var m in scan.Methods)
-                methods.Add(m);
+            count += scan.MethodCount;
             scans.Add(scan);
         }
+        var methods = new List<IMethodSymbol>(count);
+        foreach (var scan in scans)
+            foreach (var m in scan.Methods)
+                methods.Add(m);
         file.Methods = methods;
         Volatile.Write(ref file.Scans, scans);
         return file;
@@ -527,6 +530,7 @@ internal sealed class CompilationIndex
         // Asked for every function of every file, and nearly always answered by one registration or none:
         // nothing is collected until something is found.
         List<ContextOrigin>? found = null;
+        DeclarationScan? firstSeen = null; // nearly always the one: a list only for a second
         List<DeclarationScan>? seen = null; // a few at most: compared one by one
         List<DeclarationScan>? viaStores = null;
         if (ScanOf(target) is { } own)
@@ -556,9 +560,12 @@ internal sealed class CompilationIndex
 
         void Collect(DeclarationScan scan)
         {
-            if (scan.PendingRegistrations.Count == 0 || (seen ??= new List<DeclarationScan>(2)).Contains(scan))
+            if (scan.PendingRegistrations.Count == 0 || ReferenceEquals(scan, firstSeen) || (seen is not null && seen.Contains(scan)))
                 return;
-            seen.Add(scan);
+            if (firstSeen is null)
+                firstSeen = scan;
+            else
+                (seen ??= new List<DeclarationScan>(2)).Add(scan);
             foreach (var (t, origin) in Resolved(scan))
                 if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
                     found.Add(origin);

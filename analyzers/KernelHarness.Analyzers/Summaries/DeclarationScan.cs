@@ -115,6 +115,9 @@ internal sealed class DeclarationScan
         return null;
     }
 
+    /// <summary>How many functions have their bodies here.</summary>
+    public int MethodCount => functions?.Count ?? 0;
+
     /// <summary>The methods, lambdas and local functions whose bodies lie here, the member first (enumerated without allocating).</summary>
     public MethodList Methods => new(functions);
 
