@@ -55,8 +55,9 @@ internal sealed class ProvenanceModel
     {
         Model = model;
         K = model.Symbols;
-        returns = K.FunctionCache<IMethodSymbol, Origin?>();
-        frees = K.FunctionCache<IMethodSymbol, ImmutableArray<FreeSummary>>();
+        // Asked of the functions the compilation's own code calls, not of every function: not sized for all.
+        returns = new(SymbolEqualityComparer.Default);
+        frees = new(SymbolEqualityComparer.Default);
         Apis = new AllocApis(K);
         NoFail = K.Bit("__GFP_NOFAIL");
     }

@@ -178,7 +178,7 @@ internal sealed class CompilationIndex
         this.k = k;
         this.models = models;
         scans = k.DeclarationCache<SyntaxNode, DeclarationScan>();
-        callers = k.FunctionCache<IMethodSymbol, IReadOnlyList<CallEdge>>();
+        callers = new(SymbolEqualityComparer.Default); // asked of the few functions whose context is traced through callers
         scanOf = k.FunctionCache<IMethodSymbol, DeclarationScan?>();
     }
 
@@ -310,6 +310,9 @@ internal sealed class CompilationIndex
         if (owner is IMethodSymbol ms && node is not AttributeSyntax)
             scan.AddMethod(ms, op, op);
         scan.Scan(op, owner);
+        // Each function found here is where ScanOf will look for it: noted now, not searched for from its syntax.
+        foreach (var m in scan.Methods)
+            scanOf.TryAdd(m, scan);
     }
 
 
@@ -663,6 +666,14 @@ internal sealed class CompilationIndex
         }
     }
 
+    /// <summary>
+    /// Is the method written in source (it has declarations)? Its declarations are made into an array each time they
+    /// are asked: a method of this compilation's own that is not implicitly declared has them, and is told so first.
+    /// </summary>
+    private bool IsDeclaredInSource(IMethodSymbol m)
+        => SymbolEqualityComparer.Default.Equals(m.ContainingAssembly, k.Compilation.Assembly) && !m.IsImplicitlyDeclared
+           || m.DeclaringSyntaxReferences.Length > 0;
+
     /// <summary>The source method a lambda only forwards to (<c>t =&gt; rx_poll()</c>): it inherits the registration.</summary>
     private IMethodSymbol? Forwarded(IAnonymousFunctionOperation a)
     {
@@ -679,7 +690,7 @@ internal sealed class CompilationIndex
             return null;
         while (first is IConversionOperation c)
             first = c.Operand;
-        if (first is IInvocationOperation inv && inv.TargetMethod.DeclaringSyntaxReferences.Length > 0 && inv.TargetMethod.MethodKind == MethodKind.Ordinary)
+        if (first is IInvocationOperation inv && inv.TargetMethod.MethodKind == MethodKind.Ordinary && IsDeclaredInSource(inv.TargetMethod))
             return inv.TargetMethod.OriginalDefinition;
         return null;
     }

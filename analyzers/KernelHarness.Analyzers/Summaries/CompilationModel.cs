@@ -36,7 +36,7 @@ internal sealed class CompilationModel
         Symbols = symbols;
         analyses = symbols.FunctionCache<IMethodSymbol, MethodAnalysis>();
         ownContexts = symbols.FunctionCache<IMethodSymbol, ImmutableArray<ContextOrigin>>();
-        contexts = symbols.FunctionCache<IMethodSymbol, ProcessOnly>();
+        contexts = new(SymbolEqualityComparer.Default); // asked only of functions that allocate with GFP_ATOMIC (KH1003)
         SemanticModels = new SemanticModels(symbols.Compilation);
         Index = new CompilationIndex(symbols, SemanticModels);
     }
