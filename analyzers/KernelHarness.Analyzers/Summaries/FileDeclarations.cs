@@ -64,7 +64,6 @@ internal sealed class FileDeclarations
         _ => false,
     };
 
-
     /// <summary>The declarations with code, in source order (a member before its attributes).</summary>
     public List<SyntaxNode> Declarations { get; }
 
@@ -108,12 +107,13 @@ internal sealed class FileDeclarations
     /// <summary>The text, when every identifier in it is spelled as its value (no escape, no formatting character).</summary>
     private string? SearchableText()
     {
-        if (textState == 0)
+        // (Two threads may both look: they find the same, and the text is set before the state says so.)
+        if (System.Threading.Volatile.Read(ref textState) == 0)
         {
             // A tree made from nodes has no text to search, only one to rebuild: its tokens are walked.
             string? source = tree.TryGetText(out var sourceText) ? sourceText.ToString() : null;
             text = source is not null && IsPlain(source) ? source : null;
-            textState = text is null ? 2 : 1;
+            System.Threading.Volatile.Write(ref textState, text is null ? 2 : 1);
         }
         return text;
     }
