@@ -315,7 +315,6 @@ internal sealed class CompilationIndex
             scanOf.TryAdd(m, scan);
     }
 
-
     /// <summary>
     /// The field a field initializer names when it is nothing but that name (<c>kptr ring = NULL;</c>): a static
     /// readonly or constant field of the same struct or enum type. Such an initializer holds no call, delegate,
@@ -324,17 +323,44 @@ internal sealed class CompilationIndex
     /// keeps no initializer for the driver, so it is bound again, with nullable analysis); binding the name alone
     /// does not. Null when the initializer is anything else, or the name does not bind to such a field.
     /// </summary>
-    private static IFieldSymbol? NamedStaticValue(SemanticModel model, SyntaxNode node)
+    private IFieldSymbol? NamedStaticValue(SemanticModel model, SyntaxNode node)
     {
         if (node is not EqualsValueClauseSyntax { Value: IdentifierNameSyntax name, Parent: VariableDeclaratorSyntax { Parent.Parent: FieldDeclarationSyntax } declarator })
             return null;
-        // The name alone is bound speculatively, in the type's scope (at the field's own name), which an initializer
-        // that is a bare name sees too: no initializer binding is set up, and no nullable analysis runs.
-        var found = model.GetSpeculativeSymbolInfo(declarator.Identifier.SpanStart, name, SpeculativeBindingOption.BindAsExpression).Symbol;
+        // The name is what the same name denotes in a body of the same type already bound, when one names a static
+        // field with it; else it is bound alone, speculatively, in the type's scope (at the field's own name), which
+        // an initializer that is a bare name sees too: no initializer binding is set up, no nullable analysis runs.
+        var found = (ISymbol?)StaticFieldNamedInType(node, name.Identifier.ValueText)
+            ?? model.GetSpeculativeSymbolInfo(declarator.Identifier.SpanStart, name, SpeculativeBindingOption.BindAsExpression).Symbol;
         if (found is not IFieldSymbol { IsStatic: true } field || !(field.IsConst || field.IsReadOnly)
             || field.Type.TypeKind is not (TypeKind.Struct or TypeKind.Enum) || field.Type.SpecialType != SpecialType.None)
             return null;
         return model.GetDeclaredSymbol(declarator) is IFieldSymbol declared && SymbolEqualityComparer.Default.Equals(declared.Type, field.Type) ? field : null;
+    }
+
+    /// <summary>
+    /// The static field that <paramref name="name"/>, written alone, denotes in the bodies of the type that declares
+    /// <paramref name="initializer"/>, if one of them (bound already) uses it so. A simple name in a body that binds
+    /// to a static field was looked up past the body's locals and parameters, in the type's scope and beyond, where
+    /// the initializer's own lookup starts: it binds to the same field. Only the bodies of the same type
+    /// declaration count (another part of a partial type has its own usings; a nested type, its own members).
+    /// </summary>
+    private IFieldSymbol? StaticFieldNamedInType(SyntaxNode initializer, string name)
+    {
+        var type = initializer.FirstAncestorOrSelf<TypeDeclarationSyntax>();
+        if (type is null)
+            return null;
+        foreach (var d in DeclarationsOf(initializer.SyntaxTree).Declarations)
+        {
+            if (ReferenceEquals(d, initializer) || !type.Span.Contains(d.Span) || d.FirstAncestorOrSelf<TypeDeclarationSyntax>() != type
+                || !scans.TryGetValue(d, out var scan) || !scan.IsFilled)
+                continue;
+            foreach (var op in scan.Sites)
+                if (op.Kind == OperationKind.FieldReference && op.Syntax is IdentifierNameSyntax id && id.Identifier.ValueText == name
+                    && ((IFieldReferenceOperation)op).Field is { IsStatic: true } field)
+                    return field;
+        }
+        return null;
     }
 
     /// <summary>The fields named by initializers of <paramref name="tree"/> that are nothing but the name (see <see cref="NamedStaticValue"/>), with the name.</summary>
@@ -416,6 +442,10 @@ internal sealed class CompilationIndex
         var file = DeclarationsOf(tree);
         if (Volatile.Read(ref file.Scans) is not null)
             return file;
+        // Bodies first: an initializer that only names a field then finds the name already bound in them.
+        foreach (var decl in file.Declarations)
+            if (decl is not EqualsValueClauseSyntax)
+                Scan(decl);
         var scans = new List<DeclarationScan>(file.Declarations.Count);
         int count = 0;
         foreach (var decl in file.Declarations)

@@ -82,6 +82,34 @@ public sealed class Driver
 }");
 
     [Fact]
+    public void A_named_initializer_is_checked_as_the_bodies_of_its_own_type_bind_the_name_not_a_nested_type_s()
+        // The name is taken from a body of the same type that uses it (CompilationIndex.StaticFieldNamedInType). The
+        // outer initializers name the refused DateTimeOffset.MinValue (the second as a body beside it does); Inner's
+        // name its own field, which its body uses too.
+        => Verify<ApiNotAllowedAnalyzer>.Diagnostics(@"
+using static System.DateTimeOffset;
+
+public sealed class Driver
+{
+    private kptr ring = NULL;
+    private System.DateTimeOffset [|started|] = [|MinValue|];
+    private bool empty() => ring == NULL;
+
+    private sealed class Inner
+    {
+        private static readonly System.DateTimeOffset [|MinValue|] = default;
+        private System.DateTimeOffset [|first|] = MinValue;
+        private long f() => MinValue.Ticks;
+    }
+
+    private sealed class Other
+    {
+        private System.DateTimeOffset [|last|] = [|MinValue|];
+        private long g() => [|MinValue|].Ticks;
+    }
+}");
+
+    [Fact]
     public void Every_kind_of_declaration_is_checked_where_it_is_written()
         // As the driver's symbol actions saw them, each at its first declaration: nested types, events, indexers,
         // operators, a partial type (its base type, from its other part, at its first), and both parts of a partial
