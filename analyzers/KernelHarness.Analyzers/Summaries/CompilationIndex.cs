@@ -583,8 +583,7 @@ internal sealed class CompilationIndex
         // Code that names the method: it may register it, or store a delegate to it that code elsewhere registers.
         void Candidate(DeclarationScan scan)
         {
-            if (scan.DelegateStores.Count > 0) // (an interface: its enumerator is boxed)
-                foreach (var store in scan.DelegateStores)
+            foreach (var store in scan.DelegateStores)
                     if (AnyDenotes(store.Value, target))
                         foreach (var d in MentionersOf(store.Key))
                             (viaStores ??= new List<DeclarationScan>()).Add(Scan(d));

@@ -164,10 +164,11 @@ internal sealed class DeclarationScan
 
     /// <summary>The calls each method of the compilation receives here.</summary>
     public IReadOnlyDictionary<IMethodSymbol, List<CallEdge>> Callers => callers ?? NoCallers;
-    public IReadOnlyDictionary<ISymbol, List<IOperation>> DelegateStores => delegateStores ?? NoStores;
+    // (Concrete collections: enumerated without boxing by the questions asked of every function.)
+    public Dictionary<ISymbol, List<IOperation>> DelegateStores => delegateStores ?? NoStores;
     /// <summary>Is <paramref name="m"/> turned into a delegate here other than for a registration?</summary>
     public bool Escapes(IMethodSymbol m) => escapes is not null && escapes.Contains(m);
-    public IReadOnlyList<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> PendingRegistrations => pendingRegistrations ?? NoRegistrations;
+    public List<(IOperation Arg, CallbackSpec Spec, IInvocationOperation Call, string Api)> PendingRegistrations => pendingRegistrations ?? NoRegistrations;
     /// <summary>The field an initializer names when it is nothing but that name, recorded without binding the initializer (<see cref="CompilationIndex.NamedFieldsIn"/>).</summary>
     public (IFieldSymbol Field, SyntaxNode Name)? NamedField { get; private set; }
 
