@@ -36,31 +36,46 @@ internal sealed class StructuredBody
     /// </summary>
     public readonly struct Step
     {
-        private Step(IOperation operation, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse, bool isFork, bool isReturn)
+        // A step is made for every statement of every body walked: two references, the second saying what kind of
+        // step it is (null: a statement; ReturnMark; or the sides of a fork, which are rare).
+        private readonly object? kind;
+
+        private Step(IOperation operation, object? kind)
         {
             Operation = operation;
-            WhenTrue = whenTrue;
-            WhenFalse = whenFalse;
-            IsFork = isFork;
-            IsReturn = isReturn;
+            this.kind = kind;
         }
 
-        public static Step Statement(IOperation statement) => new(statement, ImmutableArray<Step>.Empty, ImmutableArray<Step>.Empty, false, false);
+        private sealed class Sides
+        {
+            public Sides(ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse)
+            {
+                WhenTrue = whenTrue;
+                WhenFalse = whenFalse;
+            }
 
-        public static Step Fork(IOperation condition, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse) => new(condition, whenTrue, whenFalse, true, false);
+            public ImmutableArray<Step> WhenTrue { get; }
+            public ImmutableArray<Step> WhenFalse { get; }
+        }
 
-        public static Step Return(IOperation value) => new(value, ImmutableArray<Step>.Empty, ImmutableArray<Step>.Empty, false, true);
+        private static readonly object ReturnMark = new();
+
+        public static Step Statement(IOperation statement) => new(statement, null);
+
+        public static Step Fork(IOperation condition, ImmutableArray<Step> whenTrue, ImmutableArray<Step> whenFalse) => new(condition, new Sides(whenTrue, whenFalse));
+
+        public static Step Return(IOperation value) => new(value, ReturnMark);
 
         /// <summary>The statement, the condition of a fork, or the value returned.</summary>
         public IOperation Operation { get; }
 
-        public bool IsFork { get; }
+        public bool IsFork => kind is Sides;
 
-        public bool IsReturn { get; }
+        public bool IsReturn => ReferenceEquals(kind, ReturnMark);
 
-        public ImmutableArray<Step> WhenTrue { get; }
+        public ImmutableArray<Step> WhenTrue => (kind as Sides)?.WhenTrue ?? ImmutableArray<Step>.Empty;
 
-        public ImmutableArray<Step> WhenFalse { get; }
+        public ImmutableArray<Step> WhenFalse => (kind as Sides)?.WhenFalse ?? ImmutableArray<Step>.Empty;
     }
 
     /// <summary>What an engine does at each step of a structured body, to its state on one path.</summary>
