@@ -26,13 +26,13 @@ public static class Processes
         {
             var baseline = Measure("baseline");
             var kh = Measure("kh");
-            wall.Add(Median(kh.Select(r => r.Wall)) / Median(baseline.Select(r => r.Wall)));
-            cpu.Add(Median(kh.Select(r => r.Cpu)) / Median(baseline.Select(r => r.Cpu)));
+            wall.Add(Program.Median(kh.Select(r => r.Wall)) / Program.Median(baseline.Select(r => r.Wall)));
+            cpu.Add(Program.Median(kh.Select(r => r.Cpu)) / Program.Median(baseline.Select(r => r.Cpu)));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"round {round}: baseline {Median(baseline.Select(r => r.Wall)):F0} ms, all KH {Median(kh.Select(r => r.Wall)):F0} ms, ratio {wall[^1]:F2} (CPU {cpu[^1]:F2})"));
+                $"round {round}: baseline {Program.Median(baseline.Select(r => r.Wall)):F0} ms, all KH {Program.Median(kh.Select(r => r.Wall)):F0} ms, ratio {wall[^1]:F2} (CPU {cpu[^1]:F2})"));
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{rounds} rounds: KH overhead {(Median(wall) - 1) * 100:F0}% wall, {(Median(cpu) - 1) * 100:F0}% CPU (median of the rounds' ratios; wall ratios {wall.Min():F2} to {wall.Max():F2})"));
+            $"{rounds} rounds: KH overhead {(Program.Median(wall) - 1) * 100:F0}% wall, {(Program.Median(cpu) - 1) * 100:F0}% CPU (median of the rounds' ratios; wall ratios {wall.Min():F2} to {wall.Max():F2})"));
     }
 
     /// <summary>One child process running one configuration: its runs after the first.</summary>
@@ -61,11 +61,5 @@ public static class Processes
         if (child.ExitCode != 0 || runs.Count < 2)
             throw new InvalidOperationException($"the {configuration} process exited with {child.ExitCode} after {runs.Count} runs");
         return runs.Skip(1).ToList();
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.OrderBy(v => v).ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

@@ -108,10 +108,11 @@ public static class Program
 
     private static double Time(Func<int> run) => TimeWithCpu(run).Wall;
 
-    private static double Median(System.Collections.Generic.IEnumerable<double> values)
+    /// <summary>The middle value (the mean of the middle two, for an even count).</summary>
+    internal static double Median(System.Collections.Generic.IEnumerable<double> values)
     {
         var sorted = values.OrderBy(v => v).ToArray();
-        return sorted[sorted.Length / 2];
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
 
