@@ -50,6 +50,10 @@ internal static class LockRef
     /// <summary>The key of a local variable.</summary>
     public static string LocalKey(ILocalSymbol local) => "l:" + local.Name;
 
+    /// <summary>Does the key path <paramref name="path"/> name <paramref name="key"/>'s place itself or a member under it (<c>key.field</c>)?</summary>
+    public static bool IsSameOrUnder(string path, string key)
+        => path.StartsWith(key, System.StringComparison.Ordinal) && (path.Length == key.Length || path[key.Length] == '.');
+
     /// <summary>How a student wrote it: the expression's text without a leading <c>this.</c>.</summary>
     public static string Display(IOperation op)
     {

@@ -21,7 +21,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private const int MaxStatesPerBlock = 24;
     private const int MaxHeld = 12;
 
-    // An engine walks one function at a time and is used again for the next (see Rent): what it knows of the
+    // An engine walks one function at a time and is used again for the next (see Run): what it knows of the
     // function is set by Start and forgotten by Finish.
     private CompilationModel model = null!;
     private KernelSymbols k = null!;
@@ -34,9 +34,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private Dictionary<string, Finding>? findings;
     private List<int>? atomicCallSites; // in the order met, with repeats (a path can pass a call twice)
     private Dictionary<int, AtomicGfpSite>? gfpSites;
-    // Most functions leave by one exit: it is kept as it is, and a list made only for a second.
-    private Exit? firstExit;
-    private List<Exit>? moreExits;
+    private Few<Exit> exits; // most functions leave by one exit
     private List<(string Key, LockKind Kind, string? FlagsKey, string Api, Location Loc, string Rule, string Message)>? unmatched;
     private List<string>? acquiredKeys; // a few at most: a list, looked through
     private bool hitRecursion;
@@ -72,8 +70,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         findings = null;
         atomicCallSites = null;
         gfpSites = null;
-        firstExit = null;
-        moreExits = null;
+        exits = default;
         unmatched = null;
         acquiredKeys = null;
         hitRecursion = false;
@@ -616,7 +613,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             Held? existing = null;
             foreach (var x in s.Held)
             {
-                if (x.Key == h.Key && !Kinds.IsContext(x.Kind))
+                if (IsLockUnder(x, h.Key))
                 {
                     existing = x;
                     break;
@@ -634,6 +631,9 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         return s.Push(h);
     }
 
+    /// <summary>Is <paramref name="h"/> a lock (not a context such as disabled interrupts) held under <paramref name="key"/>?</summary>
+    private static bool IsLockUnder(Held h, string key) => h.Key == key && !Kinds.IsContext(h.Kind);
+
     private State Release(State s, IInvocationOperation inv, string key, LockKind kind, string? flagsKey, string api)
     {
         // Releases nearly always match: the call's location is made only for a finding, and the held lock is
@@ -645,7 +645,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             for (int i = list.Count - 1; i >= 0; i--)
             {
                 var h = list[i];
-                if (heldKey is not null ? h.Key == heldKey && !Kinds.IsContext(h.Kind) : h.Kind == ofKind && (!sameFlags || h.FlagsKey == flagsKey))
+                if (heldKey is not null ? IsLockUnder(h, heldKey) : h.Kind == ofKind && (!sameFlags || h.FlagsKey == flagsKey))
                     return i;
             }
             return -1;
@@ -813,7 +813,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         // Met again on another path: a new record only when this path is the first to reach it in atomic context.
         if (gfpSites.TryGetValue(span, out var previous) && (previous.AtomicOnSomePath || !atomic))
             return;
-        gfpSites[span] = new AtomicGfpSite(arg.Value.Syntax.GetLocation(), k.DisplayName(inv.TargetMethod), arg.Value.Syntax.ToString(), atomic || (previous?.AtomicOnSomePath ?? false));
+        gfpSites[span] = new AtomicGfpSite(arg.Value.Syntax.GetLocation(), k.DisplayName(inv.TargetMethod), arg.Value.Syntax.ToString(), atomic);
     }
 
     private void Add(Finding f)
@@ -831,19 +831,19 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     {
         if (returned is null)
         {
-            AddExit(new Exit(s, Cat.Unknown, near));
+            exits.Add(new Exit(s, Cat.Unknown, near));
             return;
         }
         var cat = Category(returned);
         if (cat == Cat.Unknown && (CondCore(returned) is not null || (LockRef.KeyOf(Eval.Unwrap(returned)) is string rk && s.PendingByKey.ContainsKey(rk))))
         {
             if (Cond(returned, s, true) is State t)
-                AddExit(new Exit(t, Cat.Truthy, near));
+                exits.Add(new Exit(t, Cat.Truthy, near));
             if (Cond(returned, s, false) is State f)
-                AddExit(new Exit(f, Cat.Falsy, near));
+                exits.Add(new Exit(f, Cat.Falsy, near));
             return;
         }
-        AddExit(new Exit(s, cat, near));
+        exits.Add(new Exit(s, cat, near));
     }
 
     private (Location, string) ExitPlace(SyntaxNode? node)
@@ -900,7 +900,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         foreach (var a in info.Acquires.Where(a => a.IsContext))
             declared.Add(Kinds.ContextKey(a.Kind, a.FlagsParameter is null ? null : "p:" + a.FlagsParameter));
 
-        var exits = Exits();
+        var exits = this.exits.ToList();
         var keys = exits.SelectMany(e => e.State.Held).Where(h => !h.FromEntry).Select(h => h.Key).Distinct().ToList();
         foreach (var key in keys)
         {
@@ -953,43 +953,13 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     }
 
     /// <summary>Does some exit hold something this method acquired (not what it was entered with)?</summary>
-    private void AddExit(Exit exit)
-    {
-        if (firstExit is null)
-            firstExit = exit;
-        else
-            (moreExits ??= new List<Exit>()).Add(exit);
-    }
-
-    private List<Exit> Exits()
-    {
-        var all = new List<Exit>(1 + (moreExits?.Count ?? 0));
-        if (firstExit is not null)
-            all.Add(firstExit);
-        if (moreExits is not null)
-            all.AddRange(moreExits);
-        return all;
-    }
-
     private bool HeldAtSomeExit()
     {
-        if (firstExit is null)
-            return false;
-        if (HeldHere(firstExit))
-            return true;
-        if (moreExits is not null)
-            foreach (var e in moreExits)
-                if (HeldHere(e))
-                    return true;
-        return false;
-
-        static bool HeldHere(Exit e)
-        {
+        foreach (var e in exits)
             foreach (var h in e.State.Held)
                 if (!h.FromEntry)
                     return true;
-            return false;
-        }
+        return false;
     }
 
     // What a helper leaves acquired or released for its callers: nearly always nothing, so made on first use.

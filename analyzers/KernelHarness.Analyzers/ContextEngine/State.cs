@@ -82,14 +82,11 @@ internal sealed class State
             return this;
         var facts = Facts;
         foreach (var k in Facts.Keys)
-            if (IsSameOrUnder(k, key))
+            if (LockRef.IsSameOrUnder(k, key))
                 facts = facts.Remove(k);
         var pending = PendingByKey.Remove(key);
         return ReferenceEquals(facts, Facts) && ReferenceEquals(pending, PendingByKey) ? this : new State(Held, facts, pending);
     }
-
-    private static bool IsSameOrUnder(string path, string key)
-        => path.StartsWith(key, System.StringComparison.Ordinal) && (path.Length == key.Length || path[key.Length] == '.');
 
     /// <summary>
     /// Are the two states the same for every question the walk asks: the same things held in the same order (each

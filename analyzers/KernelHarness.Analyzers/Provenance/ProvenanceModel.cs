@@ -39,7 +39,6 @@ internal sealed class ProvenanceModel
     private readonly ConcurrentDictionary<IMethodSymbol, Origin?> returns;
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<FreeSummary>> frees;
     private readonly ConcurrentDictionary<SyntaxTree, List<Finding>> fileFindings = new();
-    private static readonly List<Finding> NoFindings = new();
     private readonly ConcurrentDictionary<ISymbol, Origin?> fieldOrigins = new(SymbolEqualityComparer.Default);
     private readonly ConcurrentDictionary<(IMethodSymbol Helper, int Ordinal), bool> keeps = new(HelperParameterComparer.Instance);
 
@@ -78,13 +77,7 @@ internal sealed class ProvenanceModel
     /// </summary>
     public List<Finding> FindingsIn(SyntaxTree tree)
     {
-        if (fileFindings.TryGetValue(tree, out var known))
-            return known;
-        List<Finding>? found = null;
-        foreach (var method in Model.Index.MethodsIn(tree))
-            foreach (var finding in Analyze(method))
-                (found ??= new List<Finding>()).Add(finding);
-        return fileFindings.GetOrAdd(tree, found ?? NoFindings);
+        return fileFindings.TryGetValue(tree, out var known) ? known : fileFindings.GetOrAdd(tree, CompilationModel.Gather(Model.Index.MethodsIn(tree), Analyze));
     }
 
     public bool IsSource(IMethodSymbol m) => Model.Index.BodyOf((m.ReducedFrom ?? m).OriginalDefinition) is not null;

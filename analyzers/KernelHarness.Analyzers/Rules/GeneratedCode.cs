@@ -6,8 +6,8 @@ namespace KernelHarness.Analyzers.Rules;
 
 /// <summary>
 /// Is a finding in code marked [GeneratedCode] inside an ordinary file? The KH analyzers leave generated code
-/// alone: the driver makes no callback for files named or marked as generated, nor for symbols marked
-/// [GeneratedCode] (<see cref="KernelRuleAnalyzer"/>'s <c>GeneratedCodeAnalysisFlags.ReportDiagnostics</c>). It
+/// alone: the driver makes no callback for files named or marked as generated
+/// (<see cref="KernelRuleAnalyzer"/>'s <c>GeneratedCodeAnalysisFlags.ReportDiagnostics</c>). It
 /// is told not to sift the findings itself, because its way walks every token of every file with a finding,
 /// which cost more than a rule's whole analysis of the file. A rule reports only in the file it analyses, so
 /// what is left to sift is a [GeneratedCode] type or member in an ordinary file: decided here, for the few

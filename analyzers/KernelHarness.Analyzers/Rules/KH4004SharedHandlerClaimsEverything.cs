@@ -75,10 +75,6 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
         return any;
     }
 
-    /// <summary>Is <paramref name="key"/> the device's key or a member path under it (<c>key.field</c>)?</summary>
-    private static bool IsSameOrUnder(string key, string device)
-        => key.StartsWith(device, System.StringComparison.Ordinal) && (key.Length == device.Length || key[device.Length] == '.');
-
     private static bool ReadsDevice(IOperation body, IMethodSymbol handler, IrqRequest r, IInvocationOperation call)
     {
         var devParam = handler.Parameters.Length >= 2 ? handler.Parameters[1] : null;
@@ -95,7 +91,7 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
                     return true;
                 case IInvocationOperation i when devIsThis && i.Instance is null or IInstanceReferenceOperation && !i.TargetMethod.IsStatic:
                     return true;
-                case IFieldReferenceOperation or IPropertyReferenceOperation when IrqRequests.Key(op, handler) is { } key && IsSameOrUnder(key, r.DevKey):
+                case IFieldReferenceOperation or IPropertyReferenceOperation when IrqRequests.Key(op, handler) is { } key && LockRef.IsSameOrUnder(key, r.DevKey):
                     return true;
                 case ILocalReferenceOperation or IParameterReferenceOperation when IrqRequests.Key(op, handler) is { } lk && lk == r.DevKey && !lk.StartsWith("p:", System.StringComparison.Ordinal):
                     return true;

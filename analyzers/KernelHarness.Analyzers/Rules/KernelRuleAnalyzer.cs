@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using KernelHarness.Analyzers.ContextEngine;
 using KernelHarness.Analyzers.Summaries;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -60,8 +61,12 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
 
     /// <summary>Reports this rule's findings in one file. By default: the context engine's findings of the file's methods.</summary>
     private protected virtual void AnalyzeFile(FileContext file)
+        => ReportOwn(file, file.Model.FindingsIn(file.Tree));
+
+    /// <summary>Reports this rule's findings among those an engine made in the file.</summary>
+    private protected void ReportOwn(FileContext file, List<Finding> findings)
     {
-        foreach (var finding in file.Model.FindingsIn(file.Tree))
+        foreach (var finding in findings)
             if (finding.Id == Rule.Id)
                 file.Report(finding.ToDiagnostic(Rule));
     }

@@ -9,9 +9,5 @@ namespace KernelHarness.Analyzers.Rules;
 public abstract class ProvenanceRuleAnalyzer : KernelRuleAnalyzer
 {
     private protected override void AnalyzeFile(FileContext file)
-    {
-        foreach (var finding in ProvenanceModel.Get(file.Model).FindingsIn(file.Tree))
-            if (finding.Id == Rule.Id)
-                file.Report(finding.ToDiagnostic(Rule));
-    }
+        => ReportOwn(file, ProvenanceModel.Get(file.Model).FindingsIn(file.Tree));
 }

@@ -166,7 +166,7 @@ internal sealed class CompilationIndex
     private readonly ConcurrentDictionary<SyntaxNode, DeclarationScan> scans;
     private readonly ConcurrentDictionary<SyntaxTree, FileDeclarations> files = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers;
-    private readonly ConcurrentDictionary<string, Mentioners> mentioners = new(System.StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Few<SyntaxNode>> mentioners = new(System.StringComparer.Ordinal);
     private Dictionary<string, List<SyntaxTree>>? filesByName;
     private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
     private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
@@ -194,11 +194,11 @@ internal sealed class CompilationIndex
     /// of every file's tokens, and a name is looked for only in its files: the cost stays linear in the
     /// compilation however many names it is asked about.
     /// </summary>
-    private Mentioners MentionersOf(string name)
+    private Few<SyntaxNode> MentionersOf(string name)
     {
         if (mentioners.TryGetValue(name, out var known))
             return known;
-        var found = default(Mentioners);
+        var found = default(Few<SyntaxNode>);
         foreach (var tree in FilesThatMayMention(name))
             DeclarationsOf(tree).FindMentions(name, span: null, ref found);
         return mentioners.GetOrAdd(name, found);
@@ -239,13 +239,13 @@ internal sealed class CompilationIndex
     /// member, a parameter or a local, only inside its containing type. (Enumerated without allocating: asked
     /// several times for every function of the compilation; each is scanned by <see cref="Scan"/>.)
     /// </summary>
-    private Mentioners MentionersOf(ISymbol symbol)
+    private Few<SyntaxNode> MentionersOf(ISymbol symbol)
     {
         var type = symbol is ILocalSymbol or IParameterSymbol || symbol.DeclaredAccessibility == Accessibility.Private ? symbol.ContainingType : null;
         var parts = type is null ? ImmutableArray<SyntaxReference>.Empty : PartsOf(type);
         if (parts.IsEmpty)
             return MentionersOf(symbol.Name);
-        var found = default(Mentioners);
+        var found = default(Few<SyntaxNode>);
         foreach (var part in parts)
             if (k.Compilation.ContainsSyntaxTree(part.SyntaxTree))
                 DeclarationsOf(part.SyntaxTree).FindMentions(symbol.Name, part.Span, ref found);
@@ -475,20 +475,20 @@ internal sealed class CompilationIndex
     {
         if (!files.TryRemove(tree, out var file))
             return System.Array.Empty<DeclarationScan>();
-        // Every rule has read the file's operations, so its scans are all there (the list the file kept of them).
-        var released = file.Scans ?? new List<DeclarationScan>();
+        // Once every rule has read the file's operations, its scans are the list the file kept of them; gathered
+        // here only when no rule did.
+        var gathered = file.Scans is null ? new List<DeclarationScan>() : null;
         foreach (var decl in file.Declarations)
         {
             if (!scans.TryRemove(decl, out var scan) || !scan.IsFilled)
                 continue;
-            if (file.Scans is null)
-                released.Add(scan);
+            gathered?.Add(scan);
             resolved.TryRemove(scan, out _);
             foreach (var m in scan.Methods)
                 scanOf.TryRemove(m, out _);
         }
         models.Release(tree);
-        return released;
+        return file.Scans ?? gathered!;
     }
 
     /// <summary>The calls of <paramref name="m"/> in the compilation (from the declarations that mention its name).</summary>
@@ -496,7 +496,7 @@ internal sealed class CompilationIndex
 
     private IReadOnlyList<CallEdge> FindCallers(IMethodSymbol target)
     {
-        // Asked for every function; most have no caller in source (a handler, a probe), and get the shared empty list.
+        // Most functions asked about have no caller in source (a handler, a probe): they get the shared empty list.
         List<CallEdge>? list = null;
         foreach (var d in MentionersOf(target))
             if (Scan(d).Callers.TryGetValue(target, out var edges))
@@ -514,7 +514,7 @@ internal sealed class CompilationIndex
     public FileOperations OperationsIn(SyntaxTree tree) => new(ScanFile(tree).Scans!, kind: null);
 
     /// <summary>The declarations' operations of one kind.</summary>
-    private IEnumerable<OperationSite> OperationsIn(Mentioners declarations, OperationKind kind)
+    private IEnumerable<OperationSite> OperationsIn(Few<SyntaxNode> declarations, OperationKind kind)
     {
         foreach (var d in declarations)
         {
@@ -543,28 +543,26 @@ internal sealed class CompilationIndex
     private IEnumerable<IOperation> DelegateStores(ISymbol store)
     {
         foreach (var d in MentionersOf(store))
-            if (Scan(d) is var scan && scan.DelegateStores.TryGetValue(store, out var stores))
+        {
+            if (Scan(d).DelegateStores.TryGetValue(store, out var stores))
                 foreach (var s in stores)
                     yield return s;
+        }
     }
 
     /// <summary>
-    /// The registrations of <paramref name="m"/> as a callback, in file order. A registration names the method
+    /// The registrations of <paramref name="target"/> as a callback, in file order. A registration names the method
     /// (a method group, or a lambda that forwards to it), or a field or local a delegate to it was stored in:
     /// so the candidates are the code that mentions the method (only its own type's, when it is private), the
     /// code holding it when it is a lambda, and the code that mentions each place it is stored.
     /// </summary>
-    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol m)
-        // Not kept: asked once per function, by CompilationModel.OwnContexts, which keeps the contexts they give.
-        => FindRegistrations(m);
-
-    private IReadOnlyList<ContextOrigin> FindRegistrations(IMethodSymbol target)
+    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol target)
     {
+        // Not kept: asked once per function, by CompilationModel.OwnContexts, which keeps the contexts they give.
         // Asked for every function of every file, and nearly always answered by one registration or none:
         // nothing is collected until something is found.
         List<ContextOrigin>? found = null;
-        DeclarationScan? firstSeen = null; // nearly always the one: a list only for a second
-        List<DeclarationScan>? seen = null; // a few at most: compared one by one
+        var seen = default(Few<DeclarationScan>); // nearly always one: compared one by one
         List<DeclarationScan>? viaStores = null;
         if (ScanOf(target) is { } own)
             Candidate(own);
@@ -584,20 +582,17 @@ internal sealed class CompilationIndex
         void Candidate(DeclarationScan scan)
         {
             foreach (var store in scan.DelegateStores)
-                    if (AnyDenotes(store.Value, target))
-                        foreach (var d in MentionersOf(store.Key))
-                            (viaStores ??= new List<DeclarationScan>()).Add(Scan(d));
+                if (AnyDenotes(store.Value, target))
+                    foreach (var d in MentionersOf(store.Key))
+                        (viaStores ??= new List<DeclarationScan>()).Add(Scan(d));
             Collect(scan);
         }
 
         void Collect(DeclarationScan scan)
         {
-            if (scan.PendingRegistrations.Count == 0 || ReferenceEquals(scan, firstSeen) || (seen is not null && seen.Contains(scan)))
+            if (scan.PendingRegistrations.Count == 0 || seen.Contains(scan))
                 return;
-            if (firstSeen is null)
-                firstSeen = scan;
-            else
-                (seen ??= new List<DeclarationScan>(2)).Add(scan);
+            seen.Add(scan);
             foreach (var (t, origin) in Resolved(scan))
                 if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
                     found.Add(origin);
@@ -639,7 +634,7 @@ internal sealed class CompilationIndex
     {
         // Resolving the registrations of the lambda's own code marks it (a lambda is registered where it is written).
         if (m.MethodKind == MethodKind.AnonymousFunction && !forwarders.ContainsKey(m))
-            _ = FindRegistrations(m);
+            _ = RegistrationsOf(m);
         return forwarders.ContainsKey(m);
     }
 

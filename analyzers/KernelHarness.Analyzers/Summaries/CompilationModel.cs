@@ -150,13 +150,22 @@ internal sealed class CompilationModel
     /// </summary>
     public List<Finding> FindingsIn(SyntaxTree tree)
     {
-        if (fileFindings.TryGetValue(tree, out var known))
-            return known;
-        var list = new List<Finding>();
-        foreach (var method in Index.MethodsIn(tree))
-            foreach (var finding in Analyze(method).Findings)
-                list.Add(finding);
-        return fileFindings.GetOrAdd(tree, list);
+        return fileFindings.TryGetValue(tree, out var known) ? known : fileFindings.GetOrAdd(tree, Gather(Index.MethodsIn(tree), m => Analyze(m).Findings));
+    }
+
+    private static readonly List<Finding> NoFindings = new();
+
+    /// <summary>
+    /// One engine's findings in the given functions, in order: a list of them, or (nearly every file) the shared
+    /// empty list. How each engine gathers a file's findings for the rules that share it.
+    /// </summary>
+    internal static List<Finding> Gather(List<IMethodSymbol> methods, System.Func<IMethodSymbol, ImmutableArray<Finding>> analyze)
+    {
+        List<Finding>? found = null;
+        foreach (var method in methods)
+            foreach (var finding in analyze(method))
+                (found ??= new List<Finding>()).Add(finding);
+        return found ?? NoFindings;
     }
 
     public MethodAnalysis Analyze(IMethodSymbol method, CallStack? stack = null)

@@ -1,6 +1,6 @@
 using System.Collections.Generic;
-using System.Threading;
 using System.Linq;
+using System.Threading;
 using KernelHarness.Analyzers.ContextEngine;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -295,11 +295,12 @@ internal sealed class DeclarationScan
     private void NoteCall(IMethodSymbol caller, ApiInfo info, bool own)
     {
         var kinds = CallKinds.None;
+        bool kernelMemory = info.Allocates != AllocFamily.None || info.FreesMemory;
         if (own || info.HasEffects || info.HasLockAnnotations)
             kinds |= CallKinds.Effects;
-        if (own || info.Allocates != AllocFamily.None || info.FreesMemory)
+        if (own || kernelMemory)
             kinds |= CallKinds.Memory;
-        if (info.Allocates != AllocFamily.None || info.FreesMemory)
+        if (kernelMemory)
             kinds |= CallKinds.KernelMemory;
         if (kinds != CallKinds.None && FunctionOf(caller) is { } f)
             f.Calls |= kinds;

@@ -75,7 +75,7 @@ internal sealed class FileDeclarations
     /// Adds to <paramref name="into"/> the declarations whose code mentions <paramref name="name"/> within
     /// <paramref name="span"/> (the whole file when null), in source order, each once.
     /// </summary>
-    public void FindMentions(string name, TextSpan? span, ref Mentioners into)
+    public void FindMentions(string name, TextSpan? span, ref Few<SyntaxNode> into)
     {
         if (Declarations.Count == 0)
             return;
@@ -87,7 +87,7 @@ internal sealed class FileDeclarations
     }
 
     /// <summary>What <see cref="FindMentions"/> finds, by walking every token (as for a file that is not plain text): the tests' reference.</summary>
-    internal void FindMentionsByWalking(string name, TextSpan? span, ref Mentioners into)
+    internal void FindMentionsByWalking(string name, TextSpan? span, ref Few<SyntaxNode> into)
     {
         if (Declarations.Count > 0)
             Walk(name, span ?? new TextSpan(0, tree.Length), ref into);
@@ -96,12 +96,9 @@ internal sealed class FileDeclarations
     /// <summary>Does the code of <paramref name="declaration"/> (one of this file's) mention <paramref name="name"/>?</summary>
     public bool Mentions(SyntaxNode declaration, string name)
     {
-        var found = default(Mentioners);
+        var found = default(Few<SyntaxNode>);
         FindMentions(name, declaration.Span, ref found);
-        foreach (var d in found)
-            if (ReferenceEquals(d, declaration))
-                return true;
-        return false;
+        return found.Contains(declaration);
     }
 
     /// <summary>The text, when every identifier in it is spelled as its value (no escape, no formatting character).</summary>
@@ -131,7 +128,7 @@ internal sealed class FileDeclarations
         return true;
     }
 
-    private void Search(string source, string name, TextSpan within, ref Mentioners into)
+    private void Search(string source, string name, TextSpan within, ref Few<SyntaxNode> into)
     {
         int end = within.End - name.Length;
         for (int at = within.Start; at <= end; at++)
@@ -154,18 +151,20 @@ internal sealed class FileDeclarations
         }
     }
 
-    private void Walk(string name, TextSpan within, ref Mentioners into)
+    private void Walk(string name, TextSpan within, ref Few<SyntaxNode> into)
     {
         foreach (var token in tree.GetRoot().DescendantTokens(within))
             if (token.IsKind(SyntaxKind.IdentifierToken) && within.Contains(token.Span) && token.ValueText == name)
-                into.Add(HolderOf(token.SpanStart));
+                if (HolderOf(token.SpanStart) is { } holder)
+                    into.Add(holder);
     }
 
     /// <summary>The declaration whose code holds the position, if any (its own name, signature or a parameter's default is not its code).</summary>
     private SyntaxNode? HolderOf(int position)
     {
         // Declarations nest only as a member and its attributes (a property is no declaration with code, its
-        // accessors are): the holder is the last one, from the position back, whose span contains it (and then it holds it if its code does).
+        // accessors are): the holder is the last one, from the position back, whose span contains the position,
+        // when its code does too.
         for (int i = LastStartingAtOrBefore(position); i >= 0; i--)
         {
             var d = Declarations[i];
@@ -203,48 +202,4 @@ internal sealed class FileDeclarations
     };
 
     private static bool Contains(SyntaxNode? code, int position) => code is not null && code.Span.Contains(position);
-}
-
-/// <summary>
-/// The declarations that mention a name, in source order, without repeats. Most names are mentioned by one
-/// declaration or none: that one is held as it is, and a list made only for a second.
-/// </summary>
-internal struct Mentioners
-{
-    private object? value; // null, a SyntaxNode, or a List<SyntaxNode> of two or more
-
-    /// <summary>Adds a declaration, unless it is the last one added already (occurrences come in source order).</summary>
-    public void Add(SyntaxNode? declaration)
-    {
-        switch (value)
-        {
-            case null when declaration is not null:
-                value = declaration;
-                break;
-            case SyntaxNode one when declaration is not null && !ReferenceEquals(one, declaration):
-                value = new List<SyntaxNode>(2) { one, declaration };
-                break;
-            case List<SyntaxNode> list when declaration is not null && !ReferenceEquals(list[list.Count - 1], declaration):
-                list.Add(declaration);
-                break;
-        }
-    }
-
-    public readonly Enumerator GetEnumerator() => new(value);
-
-    public struct Enumerator
-    {
-        private readonly object? value;
-        private int index;
-
-        public Enumerator(object? value)
-        {
-            this.value = value;
-            index = -1;
-        }
-
-        public readonly SyntaxNode Current => value as SyntaxNode ?? ((List<SyntaxNode>)value!)[index];
-
-        public bool MoveNext() => value is List<SyntaxNode> list ? ++index < list.Count : value is not null && ++index == 0;
-    }
 }

@@ -56,7 +56,7 @@ public class MentionTests
 
     private static List<SyntaxNode> Found(FileDeclarations file, string name, bool walking)
     {
-        var found = default(Mentioners);
+        var found = default(Few<SyntaxNode>);
         if (walking)
             file.FindMentionsByWalking(name, span: null, ref found);
         else
