@@ -20,7 +20,7 @@ internal sealed class KernelSymbols
     {
         Compilation = compilation;
         FunctionCapacity = EstimateFunctions(compilation);
-        apiInfo = FunctionCache<IMethodSymbol, ApiInfo>();
+        apiInfo = DefinitionCache<ApiInfo>();
         Kernel = kernel;
         Acquires = compilation.GetTypeByMetadataName("KernelHarness.AcquiresAttribute");
         Releases = compilation.GetTypeByMetadataName("KernelHarness.ReleasesAttribute");
@@ -93,6 +93,25 @@ internal sealed class KernelSymbols
         where TSymbol : class, ISymbol
         => new(ConcurrencyLevel, FunctionCapacity, SymbolEqualityComparer.Default);
 
+    /// <summary>
+    /// A cache keyed by method definitions (<see cref="Definition"/>), asked at every call a rule looks at. A
+    /// definition is one object in a compilation: compared by reference, not by symbol equality's chain of calls.
+    /// (Two objects for one definition would only parse it twice.)
+    /// </summary>
+    public ConcurrentDictionary<IMethodSymbol, TValue> DefinitionCache<TValue>()
+        => new(ConcurrencyLevel, FunctionCapacity, SameObject<IMethodSymbol>.Instance);
+
+    /// <summary>The definition a call names: an extension method's unreduced form, a generic's original.</summary>
+    public static IMethodSymbol Definition(IMethodSymbol method) => (method.ReducedFrom ?? method).OriginalDefinition;
+
+    private sealed class SameObject<T> : IEqualityComparer<T>
+        where T : class
+    {
+        public static readonly SameObject<T> Instance = new();
+        public bool Equals(T? x, T? y) => ReferenceEquals(x, y);
+        public int GetHashCode(T obj) => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(obj);
+    }
+
     /// <summary>A cache with an entry per declaration or syntax node of the compilation, sized by <see cref="FunctionCapacity"/>.</summary>
     public ConcurrentDictionary<TKey, TValue> DeclarationCache<TKey, TValue>()
         where TKey : class
@@ -145,8 +164,7 @@ internal sealed class KernelSymbols
 
     public ApiInfo Info(IMethodSymbol method)
     {
-        method = method.ReducedFrom ?? method;
-        method = method.OriginalDefinition;
+        method = Definition(method);
         // Asked at every call the rules look at: a hit allocates nothing (no closure for GetOrAdd).
         if (apiInfo.TryGetValue(method, out var known))
             return known;

@@ -22,7 +22,7 @@ internal sealed class AllocApis
     public AllocApis(KernelSymbols k)
     {
         this.k = k;
-        cache = k.FunctionCache<IMethodSymbol, (AllocApi?, FreeApi?)>();
+        cache = k.DefinitionCache<(AllocApi?, FreeApi?)>();
         takesOwnership = k.Compilation.GetTypeByMetadataName("KernelHarness.Annotations.TakesOwnershipAttribute");
     }
 
@@ -42,7 +42,7 @@ internal sealed class AllocApis
 
     private (AllocApi? Alloc, FreeApi? Free) Get(IMethodSymbol m)
     {
-        m = (m.ReducedFrom ?? m).OriginalDefinition;
+        m = KernelSymbols.Definition(m);
         return cache.TryGetValue(m, out var known) ? known : cache.GetOrAdd(m, Parse(m));
     }
 

@@ -80,7 +80,7 @@ internal sealed class ProvenanceModel
         return fileFindings.TryGetValue(tree, out var known) ? known : fileFindings.GetOrAdd(tree, CompilationModel.Gather(Model.Index.MethodsIn(tree), Analyze));
     }
 
-    public bool IsSource(IMethodSymbol m) => Model.Index.BodyOf((m.ReducedFrom ?? m).OriginalDefinition) is not null;
+    public bool IsSource(IMethodSymbol m) => Model.Index.BodyOf(KernelSymbols.Definition(m)) is not null;
 
     // ------------------------------------------------------------------ origins (flow-insensitive)
 
@@ -245,7 +245,7 @@ internal sealed class ProvenanceModel
     /// </summary>
     public bool KeepsParameter(IMethodSymbol helper, int ordinal, int depth = 0)
     {
-        helper = (helper.ReducedFrom ?? helper).OriginalDefinition;
+        helper = KernelSymbols.Definition(helper);
         return keeps.GetOrAdd((helper, ordinal), key => ComputeKeeps(key.Helper, key.Ordinal, depth));
     }
 
@@ -285,7 +285,7 @@ internal sealed class ProvenanceModel
 
     public ImmutableArray<FreeSummary> FreesOf(IMethodSymbol m, int depth = 0)
     {
-        m = (m.ReducedFrom ?? m).OriginalDefinition;
+        m = KernelSymbols.Definition(m);
         if (frees.TryGetValue(m, out var cached))
             return cached;
         var list = ImmutableArray.CreateBuilder<FreeSummary>();

@@ -19,6 +19,9 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
 
     private protected override void AnalyzeFile(FileContext file)
     {
+        // Cheap syntactic filter first: most files, and most functions, never mention mm.
+        if (!file.Model.Index.Mentions(file.Tree, "mm"))
+            return;
         foreach (var fn in file.Methods)
             Check(file, fn);
     }
@@ -29,7 +32,6 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
         var body = model.Index.BodyOf(fn);
         if (body is null)
             return;
-        // Cheap syntactic filter first: most functions never mention mm.
         if (model.Index.Mentions(fn, "mm"))
             CheckMentioning(file, fn, body);
     }

@@ -166,7 +166,7 @@ internal sealed class CompilationIndex
     private readonly ConcurrentDictionary<SyntaxNode, DeclarationScan> scans;
     private readonly ConcurrentDictionary<SyntaxTree, FileDeclarations> files = new();
     private readonly ConcurrentDictionary<IMethodSymbol, IReadOnlyList<CallEdge>> callers;
-    private readonly ConcurrentDictionary<string, Few<SyntaxNode>> mentioners = new(System.StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, System.Lazy<Few<SyntaxNode>>> mentioners = new(System.StringComparer.Ordinal);
     private Dictionary<string, List<SyntaxTree>>? filesByName;
     private readonly ConcurrentDictionary<DeclarationScan, List<(IMethodSymbol Target, ContextOrigin Origin)>> resolved = new();
     private readonly ConcurrentDictionary<IMethodSymbol, bool> forwarders = new(SymbolEqualityComparer.Default);
@@ -196,12 +196,19 @@ internal sealed class CompilationIndex
     /// </summary>
     private Few<SyntaxNode> MentionersOf(string name)
     {
-        if (mentioners.TryGetValue(name, out var known))
-            return known;
+        // Files are analysed in parallel and the first of them ask about the same public names at once: one thread
+        // searches, the others wait for its answer instead of searching every file too.
+        if (!mentioners.TryGetValue(name, out var known))
+            known = mentioners.GetOrAdd(name, n => new System.Lazy<Few<SyntaxNode>>(() => SearchEveryFile(n)));
+        return known.Value;
+    }
+
+    private Few<SyntaxNode> SearchEveryFile(string name)
+    {
         var found = default(Few<SyntaxNode>);
         foreach (var tree in FilesThatMayMention(name))
             DeclarationsOf(tree).FindMentions(name, span: null, ref found);
-        return mentioners.GetOrAdd(name, found);
+        return found;
     }
 
     internal const int NamesSearchedEverywhere = 64;
@@ -282,6 +289,10 @@ internal sealed class CompilationIndex
         ISymbol? owner = null;
         switch (node)
         {
+            case MethodDeclarationSyntax method:
+                op = model.GetOperation(node);
+                owner = DeclaredMethod(model, method);
+                break;
             case BaseMethodDeclarationSyntax or AccessorDeclarationSyntax:
                 op = model.GetOperation(node);
                 owner = model.GetDeclaredSymbol(node);
@@ -313,6 +324,26 @@ internal sealed class CompilationIndex
         // Each function found here is where ScanOf will look for it: noted now, not searched for from its syntax.
         foreach (var m in scan.Methods)
             scanOf.TryAdd(m, scan);
+    }
+
+    /// <summary>
+    /// The method a declaration declares, found among its type's members by name and the place of its name. The
+    /// semantic model would look for the containing type anew for every member (most of the cost of
+    /// <c>GetDeclaredSymbol</c>); the type is
+    /// found once per type declaration. Anything else (a partial method's implementation part, an explicit
+    /// interface implementation, whose names differ) is left to the model.
+    /// </summary>
+    private ISymbol? DeclaredMethod(SemanticModel model, MethodDeclarationSyntax method)
+    {
+        if (method.Parent is TypeDeclarationSyntax typeSyntax && files.TryGetValue(method.SyntaxTree, out var file)
+            && file.DeclaredType(model, typeSyntax) is { } type)
+        {
+            var name = method.Identifier;
+            foreach (var member in type.GetMembers(name.ValueText))
+                if (member is IMethodSymbol { Locations: { Length: 1 } at } && at[0].SourceSpan == name.Span && at[0].SourceTree == method.SyntaxTree)
+                    return member;
+        }
+        return model.GetDeclaredSymbol(method);
     }
 
     /// <summary>
@@ -426,6 +457,14 @@ internal sealed class CompilationIndex
     /// <summary>Does the code of the declaration holding <paramref name="m"/>'s body mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
     public bool Mentions(IMethodSymbol m, string name)
         => ScanOf(m) is { } scan && DeclarationsOf(scan.Declaration.SyntaxTree).Mentions(scan.Declaration, name);
+
+    /// <summary>Does any code of <paramref name="tree"/> mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
+    public bool Mentions(SyntaxTree tree, string name)
+    {
+        var found = default(Few<SyntaxNode>);
+        DeclarationsOf(tree).FindMentions(name, span: null, ref found);
+        return !found.IsEmpty;
+    }
 
     /// <summary>The methods, lambdas and local functions whose bodies lie in <paramref name="tree"/>, in source order.</summary>
     public List<IMethodSymbol> MethodsIn(SyntaxTree tree)

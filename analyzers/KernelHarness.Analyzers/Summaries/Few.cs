@@ -30,6 +30,8 @@ internal struct Few<T>
         }
     }
 
+    public readonly bool IsEmpty => value is null;
+
     public readonly bool Contains(T item)
     {
         foreach (var x in this)

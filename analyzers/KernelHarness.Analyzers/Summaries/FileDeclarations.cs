@@ -33,12 +33,32 @@ internal sealed class FileDeclarations
     public static FileDeclarations Of(SyntaxTree tree)
     {
         var list = new List<SyntaxNode>();
-        // Declarations are descended for their attributes and parameters, never into code.
-        foreach (var node in tree.GetRoot().DescendantNodes(n => n is not (BlockSyntax or ArrowExpressionClauseSyntax or EqualsValueClauseSyntax or AttributeSyntax or ExpressionSyntax or StatementSyntax)))
-            if (IsDeclarationWithCode(node))
-                list.Add(node);
+        Collect(tree.GetRoot(), list);
         return new FileDeclarations(tree, list);
     }
+
+    /// <summary>
+    /// The declarations with code below <paramref name="node"/>, in the order <c>DescendantNodes</c> gives (each
+    /// node before its children, so a member before its attributes). Declarations are descended for their
+    /// attributes and parameters, never into code. (A hand walk: the iterator costs more than the visit.)
+    /// </summary>
+    private static void Collect(SyntaxNode node, List<SyntaxNode> into)
+    {
+        foreach (var child in node.ChildNodesAndTokens())
+        {
+            if (!child.IsNode)
+                continue;
+            var n = child.AsNode()!;
+            if (IsDeclarationWithCode(n))
+                into.Add(n);
+            if (!IsCode(n))
+                Collect(n, into);
+        }
+    }
+
+    /// <summary>Code, or a node that holds only code: nothing below it is a declaration of the file's.</summary>
+    internal static bool IsCode(SyntaxNode node)
+        => node is BlockSyntax or ArrowExpressionClauseSyntax or EqualsValueClauseSyntax or AttributeSyntax or ExpressionSyntax or StatementSyntax;
 
     /// <summary>The nodes whose code is bound as one unit: bodies, expression bodies, initializers, attributes.</summary>
     public static bool IsDeclarationWithCode(SyntaxNode node) => node switch
@@ -66,6 +86,26 @@ internal sealed class FileDeclarations
 
     /// <summary>The declarations with code, in source order (a member before its attributes).</summary>
     public List<SyntaxNode> Declarations { get; }
+
+    // The type declaration whose members were last asked for, with its symbol: a file's members are scanned in
+    // order, type by type. (One object, replaced whole: a thread never reads a symbol with another's syntax.)
+    private volatile DeclaredTypeOf? lastType;
+
+    private sealed class DeclaredTypeOf(TypeDeclarationSyntax syntax, INamedTypeSymbol? symbol)
+    {
+        public readonly TypeDeclarationSyntax Syntax = syntax;
+        public readonly INamedTypeSymbol? Symbol = symbol;
+    }
+
+    /// <summary>The type a type declaration of this file declares (<paramref name="model"/> is the file's).</summary>
+    public INamedTypeSymbol? DeclaredType(SemanticModel model, TypeDeclarationSyntax syntax)
+    {
+        if (lastType is { } last && last.Syntax == syntax)
+            return last.Symbol;
+        var found = new DeclaredTypeOf(syntax, model.GetDeclaredSymbol(syntax));
+        lastType = found;
+        return found.Symbol;
+    }
 
     /// <summary>The file's methods and scans, once scanned (see <see cref="CompilationIndex"/>).</summary>
     public List<IMethodSymbol>? Methods;

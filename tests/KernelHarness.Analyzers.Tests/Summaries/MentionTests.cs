@@ -127,6 +127,26 @@ public class MentionTests
             Assert.Equal(Found(file, name, walking: true), Found(file, name, walking: false));
     }
 
+    [Theory]
+    [MemberData(nameof(CorpusFiles))]
+    public void A_file_s_declarations_are_the_nodes_a_walk_of_its_declarations_finds_in_order(string path)
+    {
+        var tree = CSharpSyntaxTree.ParseText(System.IO.File.ReadAllText(System.IO.Path.Combine(System.AppContext.BaseDirectory, path)));
+        Assert.Equal(Reference(tree), FileDeclarations.Of(tree).Declarations);
+    }
+
+    [Fact]
+    public void The_tricky_file_s_declarations_are_the_nodes_a_walk_of_its_declarations_finds_in_order()
+    {
+        var file = Parse(Tricky, out var tree);
+        Assert.Equal(Reference(tree), file.Declarations);
+        Assert.Equal(new[] { "cb =", "counter =", "ctor(0)", "ctor(1)", "probe()", "[Obsolete]", "poll()", "Id()", "Depth =>", "Count.get" }, file.Declarations.Select(Describe));
+    }
+
+    /// <summary>What <see cref="FileDeclarations.Of"/> must find: every declaration with code outside code, as <c>DescendantNodes</c> lists them.</summary>
+    private static List<SyntaxNode> Reference(SyntaxTree tree)
+        => tree.GetRoot().DescendantNodes(n => !FileDeclarations.IsCode(n)).Where(FileDeclarations.IsDeclarationWithCode).ToList();
+
     [Fact]
     public void A_compilation_asked_about_many_public_names_still_finds_each_one_s_mentions()
     {
