@@ -30,8 +30,8 @@ public sealed class FreeIrqDevIdMismatchAnalyzer : KernelRuleAnalyzer
             var devArg = Eval.ArgumentAt(inv.Arguments, 1)?.Value;
             if (irqArg is null || devArg is null)
                 continue;
-            var irqKey = IrqRequests.Key(irqArg, frame);
-            var devKey = IrqRequests.Key(devArg, frame);
+            var irqKey = irqs.Key(irqArg, frame);
+            var devKey = irqs.Key(devArg, frame);
             if (irqKey is null || devKey is null)
                 continue;
             if (FirstMismatch(irqs, irqArg, irqKey, devKey) is not { } first)

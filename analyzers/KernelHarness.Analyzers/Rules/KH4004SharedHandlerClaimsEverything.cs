@@ -36,7 +36,7 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
             if (handler is null)
                 continue;
             var body = model.Index.BodyOf(handler.OriginalDefinition);
-            if (body is null || !AlwaysHandled(body) || ReadsDevice(body, handler, r, inv))
+            if (body is null || !AlwaysHandled(body) || ReadsDevice(irqs, body, handler, r))
                 continue;
             var name = handler.MethodKind == MethodKind.AnonymousFunction ? "The handler lambda" : handler.Name + "()";
             file.Report(Diagnostic.Create(Descriptors.KH4004, r.Handler.Syntax.GetLocation(), name, Kinds.Where(inv.Syntax.GetLocation())));
@@ -75,7 +75,7 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
         return any;
     }
 
-    private static bool ReadsDevice(IOperation body, IMethodSymbol handler, IrqRequest r, IInvocationOperation call)
+    private static bool ReadsDevice(IrqRequests irqs, IOperation body, IMethodSymbol handler, IrqRequest r)
     {
         var devParam = handler.Parameters.Length >= 2 ? handler.Parameters[1] : null;
         bool devIsThis = r.DevKey!.StartsWith("this:", System.StringComparison.Ordinal);
@@ -91,9 +91,9 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
                     return true;
                 case IInvocationOperation i when devIsThis && i.Instance is null or IInstanceReferenceOperation && !i.TargetMethod.IsStatic:
                     return true;
-                case IFieldReferenceOperation or IPropertyReferenceOperation when IrqRequests.Key(op, handler) is { } key && LockRef.IsSameOrUnder(key, r.DevKey):
+                case IFieldReferenceOperation or IPropertyReferenceOperation when irqs.Key(op, handler) is { } key && LockRef.IsSameOrUnder(key, r.DevKey):
                     return true;
-                case ILocalReferenceOperation or IParameterReferenceOperation when IrqRequests.Key(op, handler) is { } lk && lk == r.DevKey && !lk.StartsWith("p:", System.StringComparison.Ordinal):
+                case ILocalReferenceOperation or IParameterReferenceOperation when irqs.Key(op, handler) is { } lk && lk == r.DevKey && !lk.StartsWith("p:", System.StringComparison.Ordinal):
                     return true;
             }
         }

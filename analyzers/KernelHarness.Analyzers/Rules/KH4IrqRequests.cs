@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
@@ -138,7 +139,7 @@ internal sealed class IrqRequests
     }
 
     /// <summary>A key that names the same irq or dev_id wherever it is written in the compilation.</summary>
-    public static string? Key(IOperation op, IMethodSymbol frame, int depth = 0)
+    public string? Key(IOperation op, IMethodSymbol frame, int depth = 0)
     {
         op = Eval.Unwrap(op);
         if (op.ConstantValue.HasValue)
@@ -184,21 +185,27 @@ internal sealed class IrqRequests
         return null;
     }
 
-    // Keys of types, fields and properties are asked at every request, free and dev_id use: made once per symbol.
-    private static readonly ConditionalWeakTable<ISymbol, string> SymbolKeys = new();
+    // Keys of types, fields and properties are asked at every request, free and dev_id use: made once per symbol
+    // of this compilation (a dictionary: nearly every key is asked first and made, which a weak table does slowly).
+    private readonly ConcurrentDictionary<ISymbol, string> symbolKeys = new(SymbolEqualityComparer.Default);
 
     /// <summary><c>this:</c> and a type's full metadata name, or <c>f:</c> and a field's or property's.</summary>
-    private static string KeyOf(ISymbol symbol)
-        => SymbolKeys.GetValue(symbol, static s => s is ITypeSymbol
-            ? "this:" + QualifiedName(s)
-            : "f:" + (s.ContainingType is { } type ? QualifiedName(type) + "." + s.MetadataName : s.MetadataName));
+    private string KeyOf(ISymbol symbol)
+    {
+        if (symbolKeys.TryGetValue(symbol, out var known))
+            return known;
+        var key = symbol is ITypeSymbol
+            ? "this:" + QualifiedName(symbol)
+            : "f:" + (symbol.ContainingType is { } type ? QualifiedName(type) + "." + symbol.MetadataName : symbol.MetadataName);
+        return symbolKeys.GetOrAdd(symbol, key);
+    }
 
     // A type's name is shared by the keys of all its fields: made once per type.
-    private static readonly ConditionalWeakTable<ISymbol, string> TypeNames = new();
+    private readonly ConcurrentDictionary<ISymbol, string> typeNames = new(SymbolEqualityComparer.Default);
 
     /// <summary>Namespaces, types and the member by metadata name (arity kept): unique, and cheaper than display formatting.</summary>
-    private static string QualifiedName(ISymbol type)
-        => TypeNames.GetValue(type, static t => QualifiedName(new StringBuilder(), t).ToString());
+    private string QualifiedName(ISymbol type)
+        => typeNames.TryGetValue(type, out var known) ? known : typeNames.GetOrAdd(type, QualifiedName(new StringBuilder(), type).ToString());
 
     private static StringBuilder QualifiedName(StringBuilder sb, ISymbol s)
     {

@@ -213,31 +213,47 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         /// partial type in their own files, the implementation of a partial method or property where it is written.
         /// </summary>
         public void Declarations(SemanticModel model, System.Action<Diagnostic> report, System.Threading.CancellationToken ct)
+            => TypesIn(model.SyntaxTree.GetRoot(ct), model, report, ct);
+
+        /// <summary>The types declared in a compilation unit, namespace or type (a hand walk over the containers only).</summary>
+        private void TypesIn(SyntaxNode container, SemanticModel model, System.Action<Diagnostic> report, System.Threading.CancellationToken ct)
         {
-            foreach (var node in model.SyntaxTree.GetRoot(ct).DescendantNodes(static n => n is CompilationUnitSyntax or BaseNamespaceDeclarationSyntax or TypeDeclarationSyntax))
+            foreach (var child in container.ChildNodesAndTokens())
             {
-                if (node is not (BaseTypeDeclarationSyntax or DelegateDeclarationSyntax) || model.GetDeclaredSymbol(node, ct) is not INamedTypeSymbol type)
+                if (!child.IsNode)
                     continue;
-                // A type written in one part declares all its members there (a symbol's locations are made anew
-                // each time they are asked: only the parts of a partial type need them).
-                bool onePart = type.DeclaringSyntaxReferences.Length == 1;
-                if (onePart || DeclaredIn(type, node))
-                    Declared(type, report);
-                foreach (var member in type.GetMembers())
+                var node = child.AsNode()!;
+                if (node is BaseTypeDeclarationSyntax or DelegateDeclarationSyntax)
+                    TypeDeclared(node, model, report, ct);
+                if (node is BaseNamespaceDeclarationSyntax or TypeDeclarationSyntax)
+                    TypesIn(node, model, report, ct);
+            }
+        }
+
+        /// <summary>Checks a type declared by <paramref name="node"/> and the members declared in that part of it.</summary>
+        private void TypeDeclared(SyntaxNode node, SemanticModel model, System.Action<Diagnostic> report, System.Threading.CancellationToken ct)
+        {
+            if (model.GetDeclaredSymbol(node, ct) is not INamedTypeSymbol type)
+                return;
+            // A type written in one part declares all its members there (a symbol's locations are made anew
+            // each time they are asked: only the parts of a partial type need them).
+            bool onePart = type.DeclaringSyntaxReferences.Length == 1;
+            if (onePart || DeclaredIn(type, node))
+                Declared(type, report);
+            foreach (var member in type.GetMembers())
+            {
+                if (member.Kind is not (SymbolKind.Method or SymbolKind.Field or SymbolKind.Property or SymbolKind.Event))
+                    continue;
+                if (onePart || DeclaredIn(member, node))
+                    Declared(member, report);
+                var implementation = member switch
                 {
-                    if (member.Kind is not (SymbolKind.Method or SymbolKind.Field or SymbolKind.Property or SymbolKind.Event))
-                        continue;
-                    if (onePart || DeclaredIn(member, node))
-                        Declared(member, report);
-                    var implementation = member switch
-                    {
-                        IMethodSymbol m => m.PartialImplementationPart,
-                        IPropertySymbol p => (ISymbol?)p.PartialImplementationPart,
-                        _ => null,
-                    };
-                    if (implementation is not null && (onePart || DeclaredIn(implementation, node)))
-                        Declared(implementation, report);
-                }
+                    IMethodSymbol m => m.PartialImplementationPart,
+                    IPropertySymbol p => (ISymbol?)p.PartialImplementationPart,
+                    _ => null,
+                };
+                if (implementation is not null && (onePart || DeclaredIn(implementation, node)))
+                    Declared(implementation, report);
             }
         }
 
