@@ -59,6 +59,8 @@ internal sealed class ProvenanceModel
         frees = new(SymbolEqualityComparer.Default);
         Apis = new AllocApis(K);
         NoFail = K.Bit("__GFP_NOFAIL");
+        // A file's findings are let go of with its code, as the context engine's are.
+        model.FileReleased += tree => fileFindings.TryRemove(tree, out _);
     }
 
     public CompilationModel Model { get; }

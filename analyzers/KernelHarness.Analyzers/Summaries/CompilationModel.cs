@@ -88,9 +88,13 @@ internal sealed class CompilationModel
             Release(tree);
     }
 
+    /// <summary>Raised when every rule has analysed a file and its bound code is let go of: for the caches other models keep per file.</summary>
+    public event System.Action<SyntaxTree>? FileReleased;
+
     private void Release(SyntaxTree tree)
     {
         fileFindings.TryRemove(tree, out _);
+        FileReleased?.Invoke(tree);
         foreach (var scan in Index.Release(tree))
         {
             foreach (var m in scan.Methods)

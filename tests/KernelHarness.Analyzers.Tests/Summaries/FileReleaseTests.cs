@@ -58,6 +58,25 @@ public class FileReleaseTests
     }
 
     [Fact]
+    public void A_file_s_provenance_findings_are_let_go_of_with_the_file_and_found_again()
+    {
+        var compilation = TestProject.Compile(new[] { ("Ring.cs", "static class Ring { static void f() { var p = kmalloc(64, GFP_KERNEL); kfree(p); kfree(p); } }") });
+        TestProject.AssertCompiles(compilation);
+        var model = CompilationModel.CreateUnshared(compilation, structuredBodies: true)!;
+        model.AddFileRule();
+        var provenance = KernelHarness.Analyzers.Provenance.ProvenanceModel.Get(model);
+        var ring = Tree(compilation, "Ring.cs");
+        var kept = provenance.FindingsIn(ring);
+        Assert.Contains(kept, f => f.Id == "KH3003");
+        Assert.Same(kept, provenance.FindingsIn(ring));
+
+        model.FileAnalysed(ring);
+        var again = provenance.FindingsIn(ring);
+        Assert.NotSame(kept, again);
+        Assert.Equal(kept.Select(f => f.Id + " " + f.Location.GetLineSpan()), again.Select(f => f.Id + " " + f.Location.GetLineSpan()));
+    }
+
+    [Fact]
     public void The_operation_trees_of_a_file_let_go_of_can_be_collected()
     {
         var compilation = CrossFileProject.Compile();
