@@ -9,6 +9,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Operations;
+using Microsoft.CodeAnalysis.Text;
 
 namespace KernelHarness.Analyzers.Summaries;
 
@@ -595,7 +596,13 @@ internal sealed class CompilationIndex
     /// so the candidates are the code that mentions the method (only its own type's, when it is private), the
     /// code holding it when it is a lambda, and the code that mentions each place it is stored.
     /// </summary>
-    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol target)
+    public IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol target) => RegistrationsOf(target, fromMentions: false);
+
+    /// <summary>
+    /// <see cref="RegistrationsOf(IMethodSymbol)"/>, with the candidates always found from the mentions of the
+    /// name when <paramref name="fromMentions"/> (the tests' reference for the shortcut through a scanned type).
+    /// </summary>
+    internal IReadOnlyList<ContextOrigin> RegistrationsOf(IMethodSymbol target, bool fromMentions)
     {
         // Not kept: asked once per function, by CompilationModel.OwnContexts, which keeps the contexts they give.
         // Asked for every function of every file, and nearly always answered by one registration or none:
@@ -606,8 +613,21 @@ internal sealed class CompilationIndex
         if (ScanOf(target) is { } own)
             Candidate(own);
         if (target.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction))
-            foreach (var d in MentionersOf(target))
-                Candidate(Scan(d));
+        {
+            if (!fromMentions && ScannedTypeOf(target) is { } type)
+            {
+                // Every declaration of the type is a candidate, scanned already: looking at each costs less than
+                // finding those that mention the name, and the ones that do not register nothing for it.
+                foreach (var scan in type.Scans)
+                    if (type.Part.Contains(scan.Declaration.Span))
+                        Candidate(scan);
+            }
+            else
+            {
+                foreach (var d in MentionersOf(target))
+                    Candidate(Scan(d));
+            }
+        }
         if (viaStores is not null)
             foreach (var scan in viaStores)
                 Collect(scan);
@@ -636,6 +656,20 @@ internal sealed class CompilationIndex
                 if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
                     found.Add(origin);
         }
+    }
+
+    /// <summary>
+    /// For a private method of a type written in one part, in a file already scanned: the file and the part's span
+    /// (everything that may name the method lies there). Null otherwise: the mentions decide what to bind.
+    /// </summary>
+    private (List<DeclarationScan> Scans, TextSpan Part)? ScannedTypeOf(IMethodSymbol m)
+    {
+        if (m.DeclaredAccessibility != Accessibility.Private || m.ContainingType is not { } type)
+            return null;
+        var parts = PartsOf(type);
+        if (parts.Length != 1 || !files.TryGetValue(parts[0].SyntaxTree, out var file) || Volatile.Read(ref file.Scans) is not { } scans)
+            return null;
+        return (scans, parts[0].Span);
     }
 
     /// <summary>Does one of the delegates stored in a place denote <paramref name="target"/>?</summary>

@@ -9,12 +9,13 @@ using Xunit;
 namespace KernelHarness.Analyzers.Tests.Summaries;
 
 /// <summary>
-/// The index finds the method a declaration declares among its type's members (the type looked up once per type
-/// declaration), not through the semantic model for each member. It must be the symbol the model gives, for
-/// every declaration: overloads, partial methods' two parts, explicit interface implementations, nested and
-/// partial types, generic methods.
+/// The index's shortcuts must give what the general way gives. A declaration's method is found among its type's
+/// members (the type looked up once per type declaration), not by the semantic model for each member: the same
+/// symbol for every declaration (overloads, partial methods' two parts, explicit interface implementations,
+/// nested and partial types, generic methods). A private method's registrations are looked for in every
+/// declaration of its type once the file is scanned, not only in those that mention it: the same registrations.
 /// </summary>
-public class DeclaredFunctionTests
+public class IndexShortcutTests
 {
     private const string Tricky = """
         using System;
@@ -102,11 +103,36 @@ public class DeclaredFunctionTests
     }
 
     [Fact]
-    public void Every_corpus_file_s_methods_are_the_ones_the_semantic_model_gives()
+    public void A_private_method_s_registrations_from_its_scanned_type_are_the_ones_its_mentions_give()
     {
-        var files = MentionTests.CorpusFiles()
+        // RegistrationsOf looks at every declaration of a private method's type when the file is scanned already,
+        // instead of finding those that mention the method: the same registrations, on every corpus function.
+        var compilation = TestProject.Compile(CorpusSources());
+        var index = CompilationModel.CreateUnshared(compilation, structuredBodies: true)!.Index;
+        int privateRegistered = 0;
+        foreach (var tree in compilation.SyntaxTrees)
+        {
+            foreach (var m in index.MethodsIn(tree))
+            {
+                var shortcut = index.RegistrationsOf(m, fromMentions: false);
+                var reference = index.RegistrationsOf(m, fromMentions: true);
+                Assert.Equal(reference.Select(r => r.Description), shortcut.Select(r => r.Description));
+                if (m.DeclaredAccessibility == Accessibility.Private && m.MethodKind == MethodKind.Ordinary && shortcut.Count > 0)
+                    privateRegistered++;
+            }
+        }
+        // Not vacuous: the corpus registers many private handlers.
+        Assert.True(privateRegistered >= 20, $"only {privateRegistered} private methods registered");
+    }
+
+    private static IEnumerable<(string, string)> CorpusSources()
+        => MentionTests.CorpusFiles()
             .Select(f => (string)f[0])
             .Select(p => (p, System.IO.File.ReadAllText(System.IO.Path.Combine(System.AppContext.BaseDirectory, p))));
-        AssertSameFunctions(TestProject.Compile(files));
+
+    [Fact]
+    public void Every_corpus_file_s_methods_are_the_ones_the_semantic_model_gives()
+    {
+        AssertSameFunctions(TestProject.Compile(CorpusSources()));
     }
 }
