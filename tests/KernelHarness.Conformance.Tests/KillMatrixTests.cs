@@ -58,7 +58,7 @@ public sealed class KillMatrixTests
         foreach (var f in failed)
             output.WriteLine(f.Render());
 
-        var expectations = ReadExpectations(Path.Combine(dir, "expected-failures.txt"));
+        var expectations = KernelHarness.Testing.ExpectedFailures.Read(dir);
         if (expectations.Count == 0)
         {
             Assert.True(failed.Count == 0, $"{submission} should pass every test but failed {failed.Count}:\n" + string.Join("\n", failed.Select(f => f.Render())));
@@ -97,22 +97,6 @@ public sealed class KillMatrixTests
                     yield return (type, "driver");
             }
         }
-    }
-
-    internal static List<(string Id, string? Text)> ReadExpectations(string path)
-    {
-        var list = new List<(string, string?)>();
-        if (!File.Exists(path))
-            return list;
-        foreach (var raw in File.ReadAllLines(path))
-        {
-            var line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#'))
-                continue;
-            var parts = line.Split(" :: ", 2, StringSplitOptions.TrimEntries);
-            list.Add((parts[0], parts.Length > 1 ? parts[1] : null));
-        }
-        return list;
     }
 
     internal static string Pascal(string folder) =>

@@ -61,7 +61,7 @@ public sealed class EndToEndTests
         var (r, outDir) = fixture.Grade(dir, CpuState);
         Assert.Equal(GradeStatus.Graded, r.Status);
         Assert.True(r.Score < r.MaxScore);
-        foreach (var (id, text) in Repo.Expectations(dir))
+        foreach (var (id, text) in KernelHarness.Testing.ExpectedFailures.Read(dir))
         {
             var t = r.Tests.Single(x => x.Id == id);
             Assert.False(t.Passed, id);
@@ -91,7 +91,7 @@ public sealed class EndToEndTests
     public void Replay_reproduces_a_failed_test_with_its_seed()
     {
         var dir = Submission("put-cpu-no-decrement");
-        var (id, _) = Repo.Expectations(dir)[0];
+        var (id, _) = KernelHarness.Testing.ExpectedFailures.Read(dir)[0];
         var replay = Replay.Run(dir, CpuState, id, 1);
         output.WriteLine(replay.Text);
         Assert.Equal(1, replay.ExitCode);

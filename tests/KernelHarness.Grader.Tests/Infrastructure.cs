@@ -27,23 +27,6 @@ public static class Repo
     public static string Assignment(string name) => Path.Combine(Root, "examples", "assignments", name);
 
     public static string Hostile(string name) => Path.Combine(Root, "tests", "KernelHarness.Grader.Tests", "Hostile", name);
-
-    public static List<(string Id, string? Text)> Expectations(string submissionDir)
-    {
-        var list = new List<(string, string?)>();
-        var path = Path.Combine(submissionDir, "expected-failures.txt");
-        if (!File.Exists(path))
-            return list;
-        foreach (var raw in File.ReadAllLines(path))
-        {
-            var line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#'))
-                continue;
-            var parts = line.Split(" :: ", 2, StringSplitOptions.TrimEntries);
-            list.Add((parts[0], parts.Length > 1 ? parts[1] : null));
-        }
-        return list;
-    }
 }
 
 /// <summary>

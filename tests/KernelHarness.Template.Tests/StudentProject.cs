@@ -172,13 +172,4 @@ public sealed partial class StudentProject
         results.RootElement.GetProperty("tests").EnumerateArray()
             .Where(t => t.TryGetProperty("visibility", out var v) ? v.GetString() == "visible" : true)
             .ToDictionary(t => t.GetProperty("name").GetString()!, t => t);
-
-    /// <summary>The lines of an example submission's expected-failures.txt: (test id, text the message must contain).</summary>
-    public static List<(string Id, string? Text)> ExpectedFailures(string submission) =>
-        File.ReadAllLines(Path.Combine(submission, "expected-failures.txt"))
-            .Select(l => l.Trim())
-            .Where(l => l.Length > 0 && !l.StartsWith('#'))
-            .Select(l => l.Split("::", 2))
-            .Select(p => (p[0].Trim(), p.Length > 1 ? p[1].Trim() : null))
-            .ToList();
 }
