@@ -14,15 +14,8 @@ public sealed class SharedIrqNullDevIdAnalyzer : KernelRuleAnalyzer
     private protected override void AnalyzeFile(FileContext file)
     {
         var irqs = IrqRequests.Get(file.Model);
-        foreach (var site in file.Operations(OperationKind.Invocation))
-        {
-            var inv = (IInvocationOperation)site.Operation;
-            if (!irqs.IsRequest(inv))
-                continue;
-            var caller = site.Member as IMethodSymbol ?? inv.TargetMethod;
-            var r = irqs.Describe(inv, caller);
+        foreach (var r in irqs.RequestsIn(file.Operations(OperationKind.Invocation)))
             if (r.Flags is ulong f && (f & irqs.Shared) != 0 && r.DevKey == "null")
-                file.Report(Diagnostic.Create(Descriptors.KH4001, inv.Syntax.GetLocation(), file.Symbols.DisplayName(inv.TargetMethod) + "()"));
-        }
+                file.Report(Diagnostic.Create(Descriptors.KH4001, r.Call.Syntax.GetLocation(), file.Symbols.DisplayName(r.Call.TargetMethod) + "()"));
     }
 }

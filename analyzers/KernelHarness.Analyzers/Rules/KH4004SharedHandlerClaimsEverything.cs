@@ -23,13 +23,8 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
     {
         var model = file.Model;
         var irqs = IrqRequests.Get(model);
-        foreach (var site in file.Operations(OperationKind.Invocation))
+        foreach (var r in irqs.RequestsIn(file.Operations(OperationKind.Invocation)))
         {
-            var inv = (IInvocationOperation)site.Operation;
-            if (!irqs.IsRequest(inv))
-                continue;
-            var frame = site.Member as IMethodSymbol ?? inv.TargetMethod;
-            var r = irqs.Describe(inv, frame);
             if (r.Flags is not ulong f || (f & irqs.Shared) == 0 || r.Handler is null || r.DevKey is null or "null")
                 continue;
             var handler = Target(r.Handler);
@@ -39,7 +34,7 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
             if (body is null || !AlwaysHandled(body) || ReadsDevice(irqs, body, handler, r))
                 continue;
             var name = handler.MethodKind == MethodKind.AnonymousFunction ? "The handler lambda" : handler.Name + "()";
-            file.Report(Diagnostic.Create(Descriptors.KH4004, r.Handler.Syntax.GetLocation(), name, Kinds.Where(inv.Syntax.GetLocation())));
+            file.Report(Diagnostic.Create(Descriptors.KH4004, r.Handler.Syntax.GetLocation(), name, Kinds.Where(r.Call.Syntax.GetLocation())));
         }
     }
 

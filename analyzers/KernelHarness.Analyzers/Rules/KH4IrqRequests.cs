@@ -34,7 +34,7 @@ internal sealed class IrqRequests
         foreach (var m in k.Kernel.GetMembers().OfType<IMethodSymbol>())
         {
             var info = k.Info(m);
-            if (!IsRequest(m, info))
+            if (!RegistersHardIrqHandler(m, info))
                 continue;
             Requests.Add(m);
             foreach (var pair in info.PairsWith)
@@ -61,6 +61,24 @@ internal sealed class IrqRequests
 
     /// <summary>Does the call register a hard-IRQ handler (request_irq, request_threaded_irq)?</summary>
     public bool IsRequest(IInvocationOperation call) => RequestNames.Contains(call.TargetMethod.Name) && Requests.Contains(call.TargetMethod.OriginalDefinition);
+
+    /// <summary>
+    /// The requests among a file's calls (<c>Operations(OperationKind.Invocation)</c>), in file order, each described
+    /// with the function whose code makes it: what KH4001 and KH4004 look at.
+    /// </summary>
+    public List<IrqRequest> RequestsIn(FileOperations calls)
+    {
+        List<IrqRequest>? found = null;
+        foreach (var site in calls)
+        {
+            var inv = (IInvocationOperation)site.Operation;
+            if (IsRequest(inv))
+                (found ??= new List<IrqRequest>(1)).Add(Describe(inv, site.Member as IMethodSymbol ?? inv.TargetMethod));
+        }
+        return found ?? NoRequests;
+    }
+
+    private static readonly List<IrqRequest> NoRequests = new();
 
     /// <summary>Does the call free an IRQ line (free_irq)?</summary>
     public bool IsFree(IInvocationOperation call) => FreeNames.Contains(call.TargetMethod.Name) && Frees.Contains(call.TargetMethod.OriginalDefinition);
@@ -110,7 +128,7 @@ internal sealed class IrqRequests
         public int GetHashCode(OperationSite site) => RuntimeHelpers.GetHashCode(site.Operation);
     }
 
-    private static bool IsRequest(IMethodSymbol m, ApiInfo info)
+    private static bool RegistersHardIrqHandler(IMethodSymbol m, ApiInfo info)
         => info.Callbacks.Any(c => c.Context == Ctx.HardIrq) && !info.PairsWith.IsEmpty
            && m.Parameters.Any(p => p.Name == "irq") && m.Parameters.Any(p => p.Name == "dev") && m.Parameters.Any(p => p.Name == "flags");
 
