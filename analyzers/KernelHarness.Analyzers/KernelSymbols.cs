@@ -168,7 +168,12 @@ internal sealed class KernelSymbols
         // Asked at every call the rules look at: a hit allocates nothing (no closure for GetOrAdd).
         if (apiInfo.TryGetValue(method, out var known))
             return known;
-        return apiInfo.GetOrAdd(method, ApiInfo.Parse(this, method));
+        var parsed = ApiInfo.Parse(this, method);
+        // Most of the compilation's own functions carry no attribute: their answer is the shared empty one, found
+        // again from their (kept) attributes, not kept in the cache for each of them.
+        if (ReferenceEquals(parsed, ApiInfo.Empty) && SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, Compilation.Assembly))
+            return parsed;
+        return apiInfo.GetOrAdd(method, parsed);
     }
 
     /// <summary>The name students know a kernel function by (KernelFunction's Linux name, else the symbol's).</summary>

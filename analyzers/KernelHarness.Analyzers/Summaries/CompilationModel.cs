@@ -21,7 +21,17 @@ internal sealed class CompilationModel
     private static readonly ConditionalWeakTable<Compilation, CompilationModel> Models = new();
     private static readonly ConditionalWeakTable<Compilation, object> NoKernel = new();
 
-    private readonly ConcurrentDictionary<string, SleepInfo?> sleep = new();
+    private readonly ConcurrentDictionary<(IMethodSymbol Method, string Consts), SleepInfo?> sleep = new(SleepKeyComparer.Instance);
+
+    /// <summary>A may-sleep question: the function (by symbol) and the constants its arguments are known to hold.</summary>
+    private sealed class SleepKeyComparer : IEqualityComparer<(IMethodSymbol Method, string Consts)>
+    {
+        public static readonly SleepKeyComparer Instance = new();
+        public bool Equals((IMethodSymbol Method, string Consts) x, (IMethodSymbol Method, string Consts) y)
+            => x.Consts == y.Consts && SymbolEqualityComparer.Default.Equals(x.Method, y.Method);
+        public int GetHashCode((IMethodSymbol Method, string Consts) key)
+            => SymbolEqualityComparer.Default.GetHashCode(key.Method) * 31 + key.Consts.GetHashCode();
+    }
     private readonly ConcurrentDictionary<IMethodSymbol, MethodAnalysis> analyses;
     private readonly ConcurrentDictionary<IOperation, ControlFlowGraph?> cfgs = new();
     private readonly ConcurrentDictionary<IMethodSymbol, ImmutableArray<ContextOrigin>> ownContexts;
@@ -112,7 +122,7 @@ internal sealed class CompilationModel
     public SleepInfo? MaySleep(IMethodSymbol method, ImmutableArray<object?> consts, CallStack? stack = null)
     {
         method = method.OriginalDefinition;
-        var key = method.ToDisplayString() + "#" + method.Locations.FirstOrDefault()?.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + "(" + Eval.Key(consts) + ")";
+        var key = (method, Eval.Key(consts));
         if (sleep.TryGetValue(key, out var cached))
             return cached;
         var result = SleepSummaries.Compute(this, method, consts, stack ?? CallStack.Empty);
@@ -138,8 +148,8 @@ internal sealed class CompilationModel
             return ImmutableArray<ContextOrigin>.Empty; // most functions: neither registered nor marked
         int marks = ((info.DeclaredContext & Ctx.Atomic) != 0 ? 1 : 0) + ((info.DeclaredContext & Ctx.Process) != 0 ? 1 : 0);
         var list = ImmutableArray.CreateBuilder<ContextOrigin>(registrations.Count + marks);
-        foreach (var registration in registrations)
-            list.Add(registration);
+        for (int i = 0; i < registrations.Count; i++) // (a list interface: indexed, not enumerated through a boxed enumerator)
+            list.Add(registrations[i]);
         var loc = method.Locations.FirstOrDefault() ?? Location.None;
         if ((info.DeclaredContext & Ctx.Atomic) != 0)
             list.Add(new ContextOrigin(Ctx.Atomic, $"{method.Name}() is marked [AtomicContext]", loc));
