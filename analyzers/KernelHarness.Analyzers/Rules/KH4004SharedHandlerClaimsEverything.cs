@@ -51,7 +51,7 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
         };
     }
 
-    private static IEnumerable<IOperation> Own(IOperation body)
+    private static Eval.OwnOperationsWalk Own(IOperation body)
         => Eval.OwnOperations(body);
 
     /// <summary>Every return (and an expression body) yields the constant IRQ_HANDLED.</summary>

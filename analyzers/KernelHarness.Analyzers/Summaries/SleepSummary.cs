@@ -178,28 +178,67 @@ internal static class Eval
 
     /// <summary>
     /// The operations of one function's own code: a member's body, or a lambda's (given the lambda), without
-    /// the bodies of the lambdas and local functions inside it, which are functions of their own.
+    /// the bodies of the lambdas and local functions inside it, which are functions of their own. Walked for many
+    /// functions (by provenance's prefilter and the rules that read a body's own code): a <c>foreach</c> over it
+    /// allocates nothing, and its stack is borrowed from this thread's few.
     /// </summary>
-    public static IEnumerable<IOperation> OwnOperations(IOperation body)
+    public static OwnOperationsWalk OwnOperations(IOperation body) => new(body);
+
+    /// <summary>The walk of <see cref="OwnOperations"/>: a struct enumerable (an enumerable too, for LINQ).</summary>
+    internal readonly struct OwnOperationsWalk : IEnumerable<IOperation>
     {
-        // Walked for many functions (by provenance's prefilter and the rules that read a body's own code): the
-        // stack is borrowed from this thread's few, not made anew each time.
-        var st = RentStack();
-        try
+        private readonly IOperation body;
+
+        public OwnOperationsWalk(IOperation body) => this.body = body;
+
+        public Enumerator GetEnumerator() => new(body);
+
+        IEnumerator<IOperation> IEnumerable<IOperation>.GetEnumerator() => GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        /// <summary>Pre-order, last child first; the stack goes back to the thread's pool when the walk ends or is disposed.</summary>
+        public struct Enumerator : IEnumerator<IOperation>
         {
-            st.Push(body is IAnonymousFunctionOperation lambda ? lambda.Body : body);
-            while (st.Count > 0)
+            private Stack<IOperation>? stack;
+            private IOperation? current;
+
+            public Enumerator(IOperation body)
             {
-                var op = st.Pop();
-                yield return op;
+                stack = RentStack();
+                stack.Push(body is IAnonymousFunctionOperation lambda ? lambda.Body : body);
+                current = null;
+            }
+
+            public readonly IOperation Current => current!;
+
+            readonly object System.Collections.IEnumerator.Current => current!;
+
+            public bool MoveNext()
+            {
+                if (stack is null || stack.Count == 0)
+                {
+                    Dispose();
+                    return false;
+                }
+                var op = stack.Pop();
                 foreach (var c in op.ChildOperations)
                     if (c.Kind is not (OperationKind.AnonymousFunction or OperationKind.LocalFunction))
-                        st.Push(c);
+                        stack.Push(c);
+                current = op;
+                return true;
             }
-        }
-        finally
-        {
-            ReturnStack(st);
+
+            public void Dispose()
+            {
+                if (stack is not null)
+                {
+                    ReturnStack(stack);
+                    stack = null;
+                }
+            }
+
+            public readonly void Reset() => throw new System.NotSupportedException();
         }
     }
 
