@@ -455,15 +455,15 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             case ILocalReferenceOperation l:
                 return KeyOf(l.Local);
             case IParameterReferenceOperation p:
-                return "P:" + p.Parameter.Name;
+                return KeyOf(p.Parameter, "P:");
             case IFieldReferenceOperation f when !f.Field.IsStatic || InSource(f.Field):
                 if (f.Instance is null or IInstanceReferenceOperation)
-                    return "F:" + f.Field.Name;
+                    return KeyOf(f.Field, "F:");
                 var inner = VarKey(f.Instance);
                 return inner is null ? null : "F:" + inner.Substring(2) + "." + f.Field.Name;
             case IPropertyReferenceOperation pr when pr.Arguments.IsEmpty && InSource(pr.Property):
                 if (pr.Instance is null or IInstanceReferenceOperation)
-                    return "F:" + pr.Property.Name;
+                    return KeyOf(pr.Property, "F:");
                 var inner2 = VarKey(pr.Instance);
                 return inner2 is null ? null : "F:" + inner2.Substring(2) + "." + pr.Property.Name;
         }
@@ -478,14 +478,26 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         return false;
     }
 
-    // A function reads its few locals again and again: each one's key is made once per run.
-    private Dictionary<ILocalSymbol, string>? localKeys;
+    // A function reads its few locals, parameters and fields again and again: each one's key is made once per run.
+    private Dictionary<ISymbol, string>? symbolKeys;
 
-    private string KeyOf(ILocalSymbol local)
+    private string KeyOf(ILocalSymbol local) => KeyOf(local, "L:");
+
+    /// <summary>
+    /// The key of a local (<c>L:</c>), parameter (<c>P:</c>) or field or property of this object (<c>F:</c>) in this
+    /// run. Two locals of one name in different scopes are told apart by the order this run met them (a key
+    /// lives only in this run's states), not by their place, which a local symbol makes anew each time it is asked.
+    /// </summary>
+    private string KeyOf(ISymbol symbol, string prefix)
     {
-        localKeys ??= new Dictionary<ILocalSymbol, string>(SymbolEqualityComparer.Default);
-        if (!localKeys.TryGetValue(local, out var key))
-            localKeys[local] = key = "L:" + local.Name + "@" + (local.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        symbolKeys ??= new Dictionary<ISymbol, string>(SymbolEqualityComparer.Default);
+        if (!symbolKeys.TryGetValue(symbol, out var key))
+        {
+            key = prefix + symbol.Name;
+            if (symbol is ILocalSymbol && symbolKeys.ContainsValue(key))
+                key += "#" + symbolKeys.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            symbolKeys[symbol] = key;
+        }
         return key;
     }
 

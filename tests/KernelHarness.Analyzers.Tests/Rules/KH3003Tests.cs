@@ -19,6 +19,7 @@ public class KH3003Tests
         Case("a field freed twice", @"void f() { kfree(buf); [|kfree(buf)|]; }"),
         Case("once by a helper, once directly", @"void release(kptr x) { kfree(x); } void f() { var p = kmalloc(64, GFP_KERNEL); release(p); [|kfree(p)|]; }"),
         Case("vfree twice", @"void f() { var p = vmalloc(4096); vfree(p); [|vfree(p)|]; }"),
+        Case("the second of two locals of one name freed twice", @"void f(bool a) { if (a) { var p = kmalloc(64, GFP_KERNEL); kfree(p); } else { var p = vmalloc(4096); vfree(p); [|vfree(p)|]; } }"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -31,6 +32,7 @@ public class KH3003Tests
         Case("helper that frees only conditionally", @"void maybe(kptr x, bool c) { if (c) kfree(x); } void f(bool c) { var p = kmalloc(64, GFP_KERNEL); maybe(p, c); if (!c) kfree(p); }"),
         Case("two fields", @"void f() { kfree(buf); kfree(obj); }"),
         Case("freeing a NULL pointer after a failed check", @"void f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) { kfree(p); return; } kfree(p); }"),
+        Case("two locals of one name in sibling scopes, each freed once", @"void f() { { var p = kmalloc(64, GFP_KERNEL); kfree(p); } { var p = kmalloc(32, GFP_KERNEL); kfree(p); } }"),
     };
 
     [Theory]
