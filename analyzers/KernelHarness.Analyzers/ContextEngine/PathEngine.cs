@@ -147,7 +147,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private MethodAnalysis ExploreStructured(StructuredBody body)
     {
         // The paths that return a value have left by their return; these leave by the body's end.
-        foreach (var s in StructuredBody.Walk(body.Statements, new List<State> { EntryState() }, this, MaxStatesPerBlock))
+        foreach (var s in StructuredBody.Walk(body.Statements, new List<State>(1) { EntryState() }, this, MaxStatesPerBlock))
             RecordExit(s, null, null);
         return Result();
     }

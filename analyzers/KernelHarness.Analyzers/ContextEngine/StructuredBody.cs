@@ -109,7 +109,7 @@ internal sealed class StructuredBody
             {
                 foreach (var state in states)
                     walker.Return(step.Operation, state);
-                return new List<TState>();
+                return NoStates<TState>.List; // (read by the caller, never added to)
             }
             if (!step.IsFork)
             {
@@ -133,6 +133,11 @@ internal sealed class StructuredBody
             states = joined;
         }
         return states;
+    }
+
+    private static class NoStates<TState>
+    {
+        public static readonly List<TState> List = new(0);
     }
 
     /// <summary>Adds the states not already among <paramref name="joined"/>, up to <paramref name="maxPaths"/> (a few: compared one by one).</summary>

@@ -160,7 +160,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     private void ExploreStructured(StructuredBody body)
     {
         // The paths that return a value have left by their return; these leave by the body's end.
-        foreach (var s in StructuredBody.Walk(body.Statements, new List<PState> { new PState() }, this, MaxStatesPerBlock))
+        foreach (var s in StructuredBody.Walk(body.Statements, new List<PState>(1) { new PState() }, this, MaxStatesPerBlock))
             Exit(s, null);
     }
 
