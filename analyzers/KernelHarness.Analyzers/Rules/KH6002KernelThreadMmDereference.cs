@@ -19,21 +19,15 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
 
     private protected override void AnalyzeFile(FileContext file)
     {
-        // Cheap syntactic filter first: most files, and most functions, never mention mm.
-        if (!file.Model.Index.Mentions(file.Tree, "mm"))
+        // Cheap syntactic filter first: most files, and most functions, never mention mm. The file is searched once;
+        // a function is looked at when the declaration holding its body is among those that mention it.
+        var index = file.Model.Index;
+        var mentioning = index.DeclarationsMentioning(file.Tree, "mm");
+        if (mentioning.IsEmpty)
             return;
         foreach (var fn in file.Methods)
-            Check(file, fn);
-    }
-
-    private static void Check(FileContext file, IMethodSymbol fn)
-    {
-        var model = file.Model;
-        var body = model.Index.BodyOf(fn);
-        if (body is null)
-            return;
-        if (model.Index.Mentions(fn, "mm"))
-            CheckMentioning(file, fn, body);
+            if (index.BodyOf(fn) is { } body && index.DeclarationOf(fn) is { } declaration && mentioning.Contains(declaration))
+                CheckMentioning(file, fn, body);
     }
 
     private static void CheckMentioning(FileContext file, IMethodSymbol fn, IOperation body)

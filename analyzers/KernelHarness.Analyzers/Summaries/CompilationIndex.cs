@@ -455,16 +455,15 @@ internal sealed class CompilationIndex
     /// <summary>The operation whose control-flow graph contains <paramref name="m"/> (itself for a member).</summary>
     public IOperation? RootOf(IMethodSymbol m) => ScanOf(m) is { } s && s.TryGetBody(m, out _, out var r) ? r : null;
 
-    /// <summary>Does the code of the declaration holding <paramref name="m"/>'s body mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
-    public bool Mentions(IMethodSymbol m, string name)
-        => ScanOf(m) is { } scan && DeclarationsOf(scan.Declaration.SyntaxTree).Mentions(scan.Declaration, name);
+    /// <summary>The declaration whose code holds <paramref name="m"/>'s body (null outside source).</summary>
+    public SyntaxNode? DeclarationOf(IMethodSymbol m) => ScanOf(m)?.Declaration;
 
-    /// <summary>Does any code of <paramref name="tree"/> mention <paramref name="name"/>? (A syntactic prefilter.)</summary>
-    public bool Mentions(SyntaxTree tree, string name)
+    /// <summary>The declarations of <paramref name="tree"/> whose code mentions <paramref name="name"/> (a syntactic prefilter).</summary>
+    public Few<SyntaxNode> DeclarationsMentioning(SyntaxTree tree, string name)
     {
         var found = default(Few<SyntaxNode>);
         DeclarationsOf(tree).FindMentions(name, span: null, ref found);
-        return !found.IsEmpty;
+        return found;
     }
 
     /// <summary>The methods, lambdas and local functions whose bodies lie in <paramref name="tree"/>, in source order.</summary>

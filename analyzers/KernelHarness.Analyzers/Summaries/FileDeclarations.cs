@@ -133,14 +133,6 @@ internal sealed class FileDeclarations
             Walk(name, span ?? new TextSpan(0, tree.Length), ref into);
     }
 
-    /// <summary>Does the code of <paramref name="declaration"/> (one of this file's) mention <paramref name="name"/>?</summary>
-    public bool Mentions(SyntaxNode declaration, string name)
-    {
-        var found = default(Few<SyntaxNode>);
-        FindMentions(name, declaration.Span, ref found);
-        return found.Contains(declaration);
-    }
-
     /// <summary>The text, when every identifier in it is spelled as its value (no escape, no formatting character).</summary>
     private string? SearchableText()
     {
