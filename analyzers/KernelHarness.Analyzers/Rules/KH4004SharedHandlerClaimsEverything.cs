@@ -51,14 +51,11 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
         };
     }
 
-    private static Eval.OwnOperationsWalk Own(IOperation body)
-        => Eval.OwnOperations(body);
-
     /// <summary>Every return (and an expression body) yields the constant IRQ_HANDLED.</summary>
     private static bool AlwaysHandled(IOperation body)
     {
         bool any = false;
-        foreach (var op in Own(body))
+        foreach (var op in Eval.OwnOperations(body))
         {
             if (op is not IReturnOperation ret)
                 continue;
@@ -74,7 +71,7 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
     {
         var devParam = handler.Parameters.Length >= 2 ? handler.Parameters[1] : null;
         bool devIsThis = r.DevKey!.StartsWith("this:", System.StringComparison.Ordinal);
-        foreach (var op in Own(body))
+        foreach (var op in Eval.OwnOperations(body))
         {
             switch (op)
             {
