@@ -61,7 +61,7 @@ internal sealed class Lockdep
         // Recursive locking: the same lock (or class, for exclusive locks) already held by this task.
         foreach (var held in t.HeldLocks)
         {
-            if (ReferenceEquals(held.Lock, l) && !(read && IsReadKind(held.Kind)) && !trylock)
+            if (ReferenceEquals(held.Lock, l) && !(read && IsRecursiveReadKind(held.Kind) && IsRecursiveReadKind(kind)) && !trylock)
             {
                 var details = new List<string>
                 {
@@ -106,14 +106,18 @@ internal sealed class Lockdep
             }
         }
 
-        // Dependencies: every held class -> this class; a path back means an inversion.
+        // Dependencies: every held class -> this class; a path back means an inversion. A trylock cannot wait, so
+        // it neither closes a cycle nor adds a dependency (lockdep's validate_chain skips it): recorded, its
+        // reverse order would hide a later blocking acquisition in that order.
+        if (trylock)
+            return;
         foreach (var held in t.HeldLocks)
         {
             var prev = ClassOf(held.Lock);
             if (ReferenceEquals(prev, cls) || prev.After.ContainsKey(cls))
                 continue;
             var back = FindPath(cls, prev);
-            if (back is not null && !trylock)
+            if (back is not null)
             {
                 ReportCircular(t, l, where, held, back);
                 return;
@@ -122,7 +126,12 @@ internal sealed class Lockdep
         }
     }
 
-    private static bool IsReadKind(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.ReadLockBh or LockKind.MmapRead or LockKind.RwSemRead;
+    /// <summary>
+    /// A reader that may nest in another read hold of the same lock: an rwlock_t's (read=2 in lockdep). An
+    /// rw_semaphore's read hold is not (read=1): a writer queued between the two would wait for the first and the
+    /// second for the writer.
+    /// </summary>
+    private static bool IsRecursiveReadKind(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.ReadLockBh;
 
     private static bool IsIrqDisablingKind(LockKind k) => k is LockKind.SpinIrq or LockKind.SpinIrqSave or LockKind.ReadLockIrq
         or LockKind.ReadLockIrqSave or LockKind.WriteLockIrq or LockKind.WriteLockIrqSave;

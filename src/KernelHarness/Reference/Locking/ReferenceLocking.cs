@@ -387,17 +387,17 @@ public sealed class ReferenceLocking : ILocking
         sem.waiters.Clear();
     }
 
-    public void down_read(rw_semaphore sem) => RwSemaphores.down_read(sem);
+    public void down_read(rw_semaphore sem) => RwSemaphores.down_read(sem, Dep(M));
 
-    public int down_read_trylock(rw_semaphore sem) => RwSemaphores.down_read_trylock(sem);
+    public int down_read_trylock(rw_semaphore sem) => RwSemaphores.down_read_trylock(sem, Dep(M));
 
-    public void up_read(rw_semaphore sem) => RwSemaphores.up_read(sem);
+    public void up_read(rw_semaphore sem) => RwSemaphores.up_read(sem, Dep(M));
 
-    public void down_write(rw_semaphore sem) => RwSemaphores.down_write(sem);
+    public void down_write(rw_semaphore sem) => RwSemaphores.down_write(sem, Dep(M));
 
-    public int down_write_trylock(rw_semaphore sem) => RwSemaphores.down_write_trylock(sem);
+    public int down_write_trylock(rw_semaphore sem) => RwSemaphores.down_write_trylock(sem, Dep(M));
 
-    public void up_write(rw_semaphore sem) => RwSemaphores.up_write(sem);
+    public void up_write(rw_semaphore sem) => RwSemaphores.up_write(sem, Dep(M));
 
     public bool rwsem_is_locked(rw_semaphore sem) => RwSemaphores.rwsem_is_locked(sem);
 

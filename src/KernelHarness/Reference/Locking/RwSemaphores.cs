@@ -12,7 +12,13 @@ namespace KernelHarness.Reference.Locking;
 /// queues behind the waiter (writers are not starved); a release hands the lock to the head of the
 /// queue: one writer, or every reader queued at the head.
 /// </summary>
-/// <remarks>Reached through the locking subsystem (<c>down_read</c> &amp; co.); the address space builds <c>mmap_lock</c> on it.</remarks>
+/// <remarks>
+/// Reached through the locking subsystem (<c>down_read</c> &amp; co.), which hands in its lockdep; the address
+/// space builds <c>mmap_lock</c> on it. Every acquisition is validated by lockdep first, as in Linux, where
+/// <c>mmap_lock</c> is one of the locks lockdep reports most. A read hold is not a recursive read
+/// (<c>lock_acquire_shared</c>, read=1): taking it twice is reported, since a writer queued in between makes the
+/// second <c>down_read</c> wait for ever.
+/// </remarks>
 internal static class RwSemaphores
 {
     private sealed class State
@@ -26,39 +32,43 @@ internal static class RwSemaphores
     private static State Of(rw_semaphore sem) => States.GetValue(sem, _ => new State());
 
     /// <summary><c>down_read</c>: takes the semaphore for reading; sleeps while a writer holds it or anyone waits.</summary>
-    public static void down_read(rw_semaphore sem) => Acquire(sem, write: false);
+    public static void down_read(rw_semaphore sem, Lockdep lockdep) => Acquire(sem, write: false, lockdep);
 
     /// <summary><c>down_write</c>: takes the semaphore for writing; sleeps while anyone holds it.</summary>
-    public static void down_write(rw_semaphore sem) => Acquire(sem, write: true);
+    public static void down_write(rw_semaphore sem, Lockdep lockdep) => Acquire(sem, write: true, lockdep);
 
     /// <summary><c>down_read_trylock</c>: 1 when taken for reading, 0 otherwise (never sleeps).</summary>
-    public static int down_read_trylock(rw_semaphore sem)
+    public static int down_read_trylock(rw_semaphore sem, Lockdep lockdep)
     {
         var m = Machine.Current;
         if (sem.count < 0 || Of(sem).Queue.Count > 0)
             return 0;
-        Take(m, m.CurrentSim, sem, write: false);
+        string? site = Site(m);
+        lockdep.Acquire(m.CurrentSim, m.CurrentCpu, sem, LockKind.RwSemRead, site, trylock: true, read: true);
+        Take(m, m.CurrentSim, sem, write: false, site);
         return 1;
     }
 
     /// <summary><c>down_write_trylock</c>: 1 when taken for writing, 0 otherwise (never sleeps).</summary>
-    public static int down_write_trylock(rw_semaphore sem)
+    public static int down_write_trylock(rw_semaphore sem, Lockdep lockdep)
     {
         var m = Machine.Current;
         if (sem.count != 0)
             return 0;
-        Take(m, m.CurrentSim, sem, write: true);
+        string? site = Site(m);
+        lockdep.Acquire(m.CurrentSim, m.CurrentCpu, sem, LockKind.RwSemWrite, site, trylock: true, read: false);
+        Take(m, m.CurrentSim, sem, write: true, site);
         return 1;
     }
 
     /// <summary><c>up_read</c>: releases a read hold; the last reader hands the lock to the first waiter.</summary>
-    public static void up_read(rw_semaphore sem)
+    public static void up_read(rw_semaphore sem, Lockdep lockdep)
     {
         var m = Machine.Current;
         var t = m.CurrentSim;
         if (sem.count <= 0 || !sem.readers.Remove(t))
         {
-            BadUnlock(m, t, sem, "up_read");
+            lockdep.BadUnlock(t, sem, Site(m));
             return;
         }
         Forget(t, sem);
@@ -68,13 +78,13 @@ internal static class RwSemaphores
     }
 
     /// <summary><c>up_write</c>: releases the write hold and hands the lock to the first waiter(s).</summary>
-    public static void up_write(rw_semaphore sem)
+    public static void up_write(rw_semaphore sem, Lockdep lockdep)
     {
         var m = Machine.Current;
         var t = m.CurrentSim;
         if (sem.count != -1 || !ReferenceEquals(sem.owner, t))
         {
-            BadUnlock(m, t, sem, "up_write");
+            lockdep.BadUnlock(t, sem, Site(m));
             return;
         }
         Forget(t, sem);
@@ -90,20 +100,19 @@ internal static class RwSemaphores
     public static bool rwsem_is_write_locked_by_current(rw_semaphore sem) =>
         sem.count == -1 && ReferenceEquals(sem.owner, Machine.Current.CurrentSim);
 
-    private static void Acquire(rw_semaphore sem, bool write)
+    private static void Acquire(rw_semaphore sem, bool write, Lockdep lockdep)
     {
         var m = Machine.Current;
         var t = m.CurrentSim;
+        string? site = Site(m);
+        // Taking it again while holding it is lockdep's "possible recursive locking": the task then waits for
+        // itself, and the run ends as a deadlock (as a mutex taken twice does).
+        lockdep.Acquire(t, m.CurrentCpu, sem, write ? LockKind.RwSemWrite : LockKind.RwSemRead, site, trylock: false, read: !write);
         var state = Of(sem);
         if (write ? sem.count == 0 : sem.count >= 0 && state.Queue.Count == 0)
         {
-            Take(m, t, sem, write);
+            Take(m, t, sem, write, site);
             return;
-        }
-        if (ReferenceEquals(sem.owner, t) || (write && sem.readers.Contains(t)))
-        {
-            m.Warn($"possible recursive locking detected: {t.Comm}/{t.Pid} takes rw_semaphore '{sem.Name}' it already holds (self-deadlock)",
-                write ? "down_write" : "down_read", ReportKind.LockdepRecursiveLocking);
         }
         state.Queue.Add((t, write));
         // The releaser grants the lock (count, owner, readers set) and wakes us.
@@ -113,10 +122,10 @@ internal static class RwSemaphores
             m.Schedule(write ? "rwsem_down_write_slowpath" : "rwsem_down_read_slowpath");
         }
         t.Task.__state = TASK_RUNNING;
-        t.HeldLocks.Add(new HeldLock(sem, write ? LockKind.RwSemWrite : LockKind.RwSemRead, Site(m), m.CurrentCpu.IrqsEnabled));
+        t.HeldLocks.Add(new HeldLock(sem, write ? LockKind.RwSemWrite : LockKind.RwSemRead, site, m.CurrentCpu.IrqsEnabled));
     }
 
-    private static void Take(Machine m, SimTask t, rw_semaphore sem, bool write)
+    private static void Take(Machine m, SimTask t, rw_semaphore sem, bool write, string? site)
     {
         if (write)
         {
@@ -128,7 +137,7 @@ internal static class RwSemaphores
             sem.count++;
             sem.readers.Add(t);
         }
-        t.HeldLocks.Add(new HeldLock(sem, write ? LockKind.RwSemWrite : LockKind.RwSemRead, Site(m), m.CurrentCpu.IrqsEnabled));
+        t.HeldLocks.Add(new HeldLock(sem, write ? LockKind.RwSemWrite : LockKind.RwSemRead, site, m.CurrentCpu.IrqsEnabled));
     }
 
     private static void HandOver(Machine m, rw_semaphore sem)
@@ -162,12 +171,6 @@ internal static class RwSemaphores
         int index = t.IndexOfHeld(sem);
         if (index >= 0)
             t.HeldLocks.RemoveAt(index);
-    }
-
-    private static void BadUnlock(Machine m, SimTask t, rw_semaphore sem, string function)
-    {
-        m.Warn($"WARNING: bad unlock balance detected! {t.Comm}/{t.Pid} is trying to release rw_semaphore '{sem.Name}' it does not hold ({function})",
-            function, ReportKind.LockdepBadUnlock);
     }
 
     private static string? Site(Machine m) => m.TakeCallSite() ?? (m.Config.Lockdep ? StackCapture.FirstUserLocation(3) : null);

@@ -53,6 +53,32 @@ public class LockdepTests
     }
 
     [Fact]
+    public void A_trylock_in_the_reverse_order_does_not_hide_a_later_inversion()
+    {
+        var a = new mutex { Name = "a" };
+        var b = new mutex { Name = "b" };
+        int reportsAfterTrylock = -1;
+        var m = Sim.Run(() =>
+        {
+            mutex_lock(a);
+            mutex_lock(b);
+            mutex_unlock(b);
+            mutex_unlock(a);
+            mutex_lock(b);
+            if (mutex_trylock(a) != 0) // cannot deadlock: no report, and no b -> a dependency
+                mutex_unlock(a);
+            mutex_unlock(b);
+            reportsAfterTrylock = Machine.Current.Reports.Count;
+            mutex_lock(b);
+            mutex_lock(a); // can: reported
+            mutex_unlock(a);
+            mutex_unlock(b);
+        });
+        Assert.Equal(0, reportsAfterTrylock);
+        Sim.Single(m, ReportKind.LockdepCircularDependency);
+    }
+
+    [Fact]
     public void A_consistent_order_is_silent()
     {
         var a = new spinlock_t();
