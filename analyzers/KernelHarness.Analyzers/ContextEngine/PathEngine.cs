@@ -608,7 +608,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     {
         if (!(acquiredKeys ??= new List<string>(2)).Contains(h.Key))
             acquiredKeys.Add(h.Key);
-        if (!Kinds.IsContext(h.Kind) && !Kinds.IsRead(h.Kind))
+        if (!Kinds.IsContext(h.Kind))
         {
             Held? existing = null;
             foreach (var x in s.Held)
@@ -619,11 +619,18 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                     break;
                 }
             }
-            if (existing is not null)
+            if (existing is not null && !(Kinds.NestsAsReader(existing.Kind) && Kinds.NestsAsReader(h.Kind)))
             {
+                // Two read holds of an rw_semaphore: the second is taken (unless a writer waits), so it is held
+                // from here on; anything else waits for itself, and the path ends holding the first only.
+                bool readers = Kinds.IsRwSemRead(existing.Kind) && Kinds.IsRwSemRead(h.Kind);
+                string why = readers
+                    ? "read holds of an rw_semaphore do not nest: a writer queued in between deadlocks both (lockdep reports it)"
+                    : "this deadlocks";
                 Add(Finding.Create(DiagnosticIds.LockNotReleased, at, ImmutableArray.Create(existing.Site),
-                    $"{h.Api}() acquires {Kinds.Noun(h.Kind)} '{h.Display}' again while it is already held (taken at {Kinds.Where(existing.Site)}): this deadlocks"));
-                return s;
+                    $"{h.Api}() acquires {Kinds.Noun(h.Kind)} '{h.Display}' again while it is already held (taken at {Kinds.Where(existing.Site)}): {why}"));
+                if (!readers)
+                    return s;
             }
         }
         if (s.Held.Count >= MaxHeld)

@@ -125,7 +125,14 @@ internal static class Kinds
 
     public static bool IsContext(LockKind k) => k is LockKind.Preempt or LockKind.IrqSave or LockKind.IrqDisable or LockKind.Rcu or LockKind.BottomHalf or LockKind.KmapAtomic;
 
-    public static bool IsRead(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockBh or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave or LockKind.MmapRead or LockKind.RwSemRead;
+    /// <summary>
+    /// A read hold another read hold of the same lock may nest in: an rwlock_t's readers (lockdep's recursive
+    /// read). An rw_semaphore's (and so mmap_lock's) do not: a writer queued between the two waits for the first,
+    /// and the second for the writer.
+    /// </summary>
+    public static bool NestsAsReader(LockKind k) => k is LockKind.ReadLock or LockKind.ReadLockBh or LockKind.ReadLockIrq or LockKind.ReadLockIrqSave;
+
+    public static bool IsRwSemRead(LockKind k) => k is LockKind.MmapRead or LockKind.RwSemRead;
 
     /// <summary>The rule that owns the balance of this kind.</summary>
     public static string BalanceRule(LockKind k) => k switch

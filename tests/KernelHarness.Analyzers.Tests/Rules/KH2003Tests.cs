@@ -38,6 +38,12 @@ public class KH2003Tests
     void f(page pg) { var a = [|kmap_atomic(pg)|]; if (busy) return; kunmap_atomic(a); }"),
         Case("read_lock on an early return", @"
     int f() { [|read_lock(rw)|]; if (busy) return -EBUSY; count++; read_unlock(rw); return 0; }"),
+        Case("down_read again while holding it for reading", @"
+    void f(rw_semaphore cfg) { down_read(cfg); [|down_read(cfg)|]; up_read(cfg); up_read(cfg); }"),
+        Case("nested mmap_read_lock", @"
+    void f(mm_struct mm) { mmap_read_lock(mm); [|mmap_read_lock(mm)|]; mmap_read_unlock(mm); mmap_read_unlock(mm); }"),
+        Case("read_lock under one's own write_lock", @"
+    void f() { write_lock(rw); [|read_lock(rw)|]; write_unlock(rw); }"),
         Case("down without up on a path", @"
     void f() { [|down(sem)|]; if (busy) return; up(sem); }"),
         Case("handler returns with the lock held", @"
@@ -96,6 +102,10 @@ public class KH2003Tests
     void f() { spin_lock(rx_lock); bump(); spin_unlock(rx_lock); }"),
         Case("trylock result stored in a local", @"
     void f() { bool ok = spin_trylock(rx_lock); if (!ok) return; count++; spin_unlock(rx_lock); }"),
+        Case("nested read_lock of an rwlock_t (readers nest)", @"
+    void f() { read_lock(rw); read_lock(rw); count++; read_unlock(rw); read_unlock(rw); }"),
+        Case("down_read of two different rw_semaphores", @"
+    void f(rw_semaphore a, rw_semaphore b) { down_read(a); down_read(b); up_read(b); up_read(a); }"),
         Case("nested different locks", @"
     void f() { spin_lock(rx_lock); spin_lock(tx_lock); count++; spin_unlock(tx_lock); spin_unlock(rx_lock); }"),
     };
