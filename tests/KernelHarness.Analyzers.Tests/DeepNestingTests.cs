@@ -1,0 +1,93 @@
+using System.Linq;
+using KernelHarness.Analyzers.Summaries;
+using KernelHarness.Analyzers.Tests.Infrastructure;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Xunit;
+
+namespace KernelHarness.Analyzers.Tests;
+
+/// <summary>
+/// Code nested deeper than <see cref="CompilationIndex.MaxNesting"/> (a hostile submission, or generated code)
+/// is left unanalysed instead of overflowing the stack in Roslyn's operation factory, which would kill the
+/// compiler or the IDE's analyzer host; the rest of the file is analysed as usual.
+/// </summary>
+public class DeepNestingTests
+{
+    private static string Repeat(string s, int n) => string.Concat(Enumerable.Repeat(s, n));
+
+    private static string Driver(string deepBody) => $$"""
+using KernelHarness;
+using static KernelHarness.Kernel;
+
+public class Dev
+{
+    private readonly spinlock_t lk = new();
+    private int pending;
+
+    private int poll(int v) => v;
+
+    public void deep()
+    {
+        {{deepBody}}
+    }
+
+    public void shallow()
+    {
+        spin_lock(lk);
+        msleep(1);
+        spin_unlock(lk);
+    }
+}
+""";
+
+    private static string[] FindingsIn(string source, string method)
+    {
+        var compilation = TestProject.Compile(new[] { ("Dev.cs", source) }, withUsings: false);
+        TestProject.AssertCompiles(compilation);
+        var tree = compilation.SyntaxTrees.First();
+        var span = tree.GetRoot().DescendantNodes().OfType<MethodDeclarationSyntax>().Single(m => m.Identifier.ValueText == method).Span;
+        return TestProject.Analyze(compilation, TestProject.AllAnalyzers).Where(d => span.Contains(d.Location.SourceSpan)).Select(d => d.Id).ToArray();
+    }
+
+    [Fact]
+    public void Three_thousand_nested_ifs_are_skipped_and_the_rest_of_the_file_is_analysed()
+    {
+        var source = Driver("spin_lock(lk);\n" + Repeat("if (pending > 0) { ", 3000) + "msleep(1);" + Repeat("}", 3000) + "\nspin_unlock(lk);");
+        Assert.Empty(FindingsIn(source, "deep"));
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "shallow"));
+    }
+
+    [Fact]
+    public void Four_hundred_nested_lambdas_are_skipped()
+    {
+        var source = Driver("System.Func<int, int> f = " + Repeat("x => poll(((System.Func<int, int>)(", 400) + "x => x" + Repeat("))(x))", 400) + ";");
+        Assert.Empty(FindingsIn(source, "deep"));
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "shallow"));
+    }
+
+    [Fact]
+    public void Nesting_within_the_limit_is_analysed()
+    {
+        // 60 nested blocks: 120 levels, under the limit; the sleep under the spinlock is found at the bottom.
+        var source = Driver("spin_lock(lk);\n" + Repeat("if (pending > 0) { ", 60) + "msleep(1);" + Repeat("}", 60) + "\nspin_unlock(lk);");
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
+    }
+
+    [Fact]
+    public void A_long_else_if_chain_is_one_level()
+    {
+        var arms = string.Concat(Enumerable.Range(1, 500).Select(i => $" else if (pending == {i}) pending--;"));
+        var source = Driver("spin_lock(lk);\nif (pending == 0) pending++;" + arms + " else msleep(1);\nspin_unlock(lk);");
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
+    }
+
+    [Theory]
+    [InlineData(126, false)] // the body's block, 126 ifs and the call: 128 levels
+    [InlineData(127, true)]
+    public void The_limit_counts_nested_statements(int ifs, bool tooDeep)
+    {
+        var method = SyntaxFactory.ParseMemberDeclaration("void f() { " + Repeat("if (a) ", ifs) + "g(); }")!;
+        Assert.Equal(tooDeep, CompilationIndex.NestsTooDeep(method));
+    }
+}
