@@ -403,24 +403,28 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         }
     }
 
-    /// <summary>The truth of a constant a condition compares with: 0, null, NULL and false are false.</summary>
-    private bool? ConstLike(IOperation op)
+    /// <summary>
+    /// The truth of a constant a condition compares with: 0, null, NULL and false are false, true and any other
+    /// number true. <c>Exact</c> when being equal to it and being as true as it are the same thing (false-like
+    /// constants and the bool true): <c>x == 0</c> is <c>!x</c>, but <c>x != 5</c> says nothing of whether x is 0.
+    /// </summary>
+    private (bool Truth, bool Exact)? ConstLike(IOperation op)
     {
         op = Eval.Unwrap(op);
         if (op.ConstantValue.HasValue)
         {
             return op.ConstantValue.Value switch
             {
-                null => false,
-                bool b => b,
-                _ when Eval.ToULong(op.ConstantValue.Value) is ulong u => u != 0,
+                null => (false, true),
+                bool b => (b, true),
+                _ when Eval.ToULong(op.ConstantValue.Value) is ulong u => (u != 0, u == 0),
                 _ => null,
             };
         }
         if (op is IFieldReferenceOperation f && k.RoleOf(f.Field) == Role.NullPointer)
-            return false;
+            return (false, true);
         if (op is IPropertyReferenceOperation p && k.RoleOf(p.Property) == Role.NullPointer)
-            return false;
+            return (false, true);
         return null;
     }
 
@@ -467,9 +471,12 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                 var c = rc ?? lc;
                 if (other is null || c is null)
                     return s;
-                bool equals = b.OperatorKind == BinaryOperatorKind.Equals;
-                bool otherTruth = equals == truth ? c.Value : !c.Value;
-                return Cond(other, s, otherTruth);
+                // On this path `other` equals the constant (or differs from it). Equal to 5: other is true; not
+                // equal to 5: other may be 0 or 7, nothing is known (an else-if chain over values goes on).
+                bool equal = (b.OperatorKind == BinaryOperatorKind.Equals) == truth;
+                if (!equal && !c.Value.Exact)
+                    return s;
+                return Cond(other, s, equal ? c.Value.Truth : !c.Value.Truth);
             }
             case IInvocationOperation inv:
             {
@@ -891,7 +898,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                 _ => Cat.Unknown,
             };
         }
-        if (ConstLike(op) == false)
+        if (ConstLike(op) is { Truth: false })
             return Cat.Null;
         if (op is IObjectCreationOperation)
             return Cat.NonNull;

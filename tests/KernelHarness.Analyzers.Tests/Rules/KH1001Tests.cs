@@ -12,6 +12,22 @@ public class KH1001Tests
 
     public static IEnumerable<object[]> Reported() => new[]
     {
+        Case("msleep in the last else of an if / else-if chain over values", @"
+    void f()
+    {
+        spin_lock(rx_lock);
+        if (count == 0) count++;
+        else if (count == 1) count--;
+        else [|msleep(1)|];
+        spin_unlock(rx_lock);
+    }"),
+        Case("msleep where a value differs from a nonzero constant", @"
+    void f()
+    {
+        spin_lock(rx_lock);
+        if (count != 5) [|msleep(1)|];
+        spin_unlock(rx_lock);
+    }"),
         Case("mutex_lock under spin_lock_irqsave", @"
     void f()
     {
