@@ -471,12 +471,26 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                 var c = rc ?? lc;
                 if (other is null || c is null)
                     return s;
-                // On this path `other` equals the constant (or differs from it). Equal to 5: other is true; not
-                // equal to 5: other may be 0 or 7, nothing is known (an else-if chain over values goes on).
+                // On this path `other` equals the constant, or differs from it.
                 bool equal = (b.OperatorKind == BinaryOperatorKind.Equals) == truth;
-                if (!equal && !c.Value.Exact)
-                    return s;
-                return Cond(other, s, equal ? c.Value.Truth : !c.Value.Truth);
+                if (c.Value.Exact)
+                    return Cond(other, s, equal ? c.Value.Truth : !c.Value.Truth); // x == 0 is !x
+                // A nonzero constant: the comparison itself is the fact, so that testing it again agrees (locking
+                // correlated by `mode == 1`), while `x != 5` says nothing of `x == 7` or of whether x is 0 (an
+                // else-if chain over values goes on to its last else). Equal to 5, x is also true.
+                var compared = (rc is not null ? b.RightOperand : b.LeftOperand).ConstantValue;
+                if (LockRef.KeyOf(other) is string operand && compared.HasValue)
+                {
+                    var key = operand + "==" + System.Convert.ToString(compared.Value, System.Globalization.CultureInfo.InvariantCulture);
+                    if (s.Facts.TryGetValue(key, out var known))
+                    {
+                        if (known != equal)
+                            return null;
+                    }
+                    else
+                        s = s.WithFact(key, equal);
+                }
+                return equal ? Cond(other, s, true) : s;
             }
             case IInvocationOperation inv:
             {

@@ -93,6 +93,10 @@ public class KH2003Tests
     void f() { spin_lock(rx_lock); try { count++; } finally { spin_unlock(rx_lock); } }"),
         Case("correlated conditional locking", @"
     void f(bool locked) { if (locked) spin_lock(rx_lock); count++; if (locked) spin_unlock(rx_lock); }"),
+        Case("locking correlated by a comparison with a nonzero constant", @"
+    void f(int mode) { if (mode == 1) spin_lock(rx_lock); count++; if (mode == 1) spin_unlock(rx_lock); }"),
+        Case("locking correlated by != and == of the same constant", @"
+    void f(int mode) { if (mode != 2) spin_lock(rx_lock); count++; if (mode == 2) return; spin_unlock(rx_lock); }"),
         Case("lock / unlock in a loop", @"
     void f() { for (int i = 0; i < 3; i++) { spin_lock(rx_lock); count++; spin_unlock(rx_lock); } }"),
         Case("mutex_lock_interruptible tested for failure", @"
