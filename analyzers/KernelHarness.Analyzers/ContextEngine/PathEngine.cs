@@ -355,8 +355,9 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     {
         var core = CondCall(value);
         s = Exec(value, s, core ?? skip);
-        // The place's key is made only when there is something to forget or a trylock's result to keep.
-        if (core is null && !s.KnowsAnything)
+        bool? flag = LocalFlagValue(place, value);
+        // The place's key is made only when there is something to forget, a flag to note or a trylock's result to keep.
+        if (core is null && flag is null && !s.KnowsAnything)
             return s;
         var key = place is IVariableDeclaratorOperation declarator ? LockRef.LocalKey(declarator.Symbol) : LockRef.KeyOf(place);
         if (key is null)
@@ -365,7 +366,26 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         if (core is not null)
             foreach (var p in CondAcquires(core))
                 s = s.WithPending(key, p);
+        // A flag set beside the lock (`locked = true` after spin_lock, `bool locked = false` before) is what a later
+        // `if (locked) spin_unlock(…)` tests: a local bool given a constant is known, as a tested condition is.
+        // (Locals only: a callee may change a field.)
+        if (flag is bool known)
+            s = s.WithFact(key, known);
         return s;
+    }
+
+    /// <summary>The constant a local bool is given here (<c>locked = true</c>, <c>bool locked = false</c>), or null.</summary>
+    private static bool? LocalFlagValue(IOperation place, IOperation value)
+    {
+        var local = place switch
+        {
+            IVariableDeclaratorOperation d => d.Symbol,
+            ILocalReferenceOperation l => l.Local,
+            _ => null,
+        };
+        if (local is null || local.Type.SpecialType != SpecialType.System_Boolean)
+            return null;
+        return Eval.Unwrap(value).ConstantValue is { HasValue: true, Value: bool b } ? b : null;
     }
 
     /// <summary>The invocation whose acquisition depends on how its result is tested, if the expression is one.</summary>

@@ -44,6 +44,14 @@ public class KH2003Tests
     void f(mm_struct mm) { mmap_read_lock(mm); [|mmap_read_lock(mm)|]; mmap_read_unlock(mm); mmap_read_unlock(mm); }"),
         Case("read_lock under one's own write_lock", @"
     void f() { write_lock(rw); [|read_lock(rw)|]; write_unlock(rw); }"),
+        Case("the flag tested the wrong way round", @"
+    void f()
+    {
+        bool locked = false;
+        if (count > 0) { [|spin_lock(rx_lock)|]; locked = true; }
+        count++;
+        if (!locked) [|spin_unlock(rx_lock)|]; // and released where it was never taken
+    }"),
         Case("down without up on a path", @"
     void f() { [|down(sem)|]; if (busy) return; up(sem); }"),
         Case("handler returns with the lock held", @"
@@ -97,6 +105,24 @@ public class KH2003Tests
     void f(int mode) { if (mode == 1) spin_lock(rx_lock); count++; if (mode == 1) spin_unlock(rx_lock); }"),
         Case("locking correlated by != and == of the same constant", @"
     void f(int mode) { if (mode != 2) spin_lock(rx_lock); count++; if (mode == 2) return; spin_unlock(rx_lock); }"),
+        Case("a flag set when the lock is taken, tested to release it", @"
+    void f()
+    {
+        bool locked = false;
+        if (count > 0) { spin_lock(rx_lock); locked = true; }
+        count++;
+        if (locked) spin_unlock(rx_lock);
+    }"),
+        Case("a flag declared with the lock, cleared when it is dropped early", @"
+    int f()
+    {
+        spin_lock(rx_lock);
+        bool held = true;
+        if (count == 0) { spin_unlock(rx_lock); held = false; }
+        count++;
+        if (held) spin_unlock(rx_lock);
+        return 0;
+    }"),
         Case("lock / unlock in a loop", @"
     void f() { for (int i = 0; i < 3; i++) { spin_lock(rx_lock); count++; spin_unlock(rx_lock); } }"),
         Case("mutex_lock_interruptible tested for failure", @"
