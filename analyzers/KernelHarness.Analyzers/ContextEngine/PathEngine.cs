@@ -812,10 +812,10 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         if (info.SleepIfGfp is not null)
         {
             var arg = Eval.Argument(inv.Arguments, info.SleepIfGfp);
-            if (arg is not null && Eval.Gfp(arg.Value, method, default) is ulong g && k.AllowsBlocking(g))
+            if (arg is not null && BlockingGfp(arg.Value) is { } blocking)
             {
                 var (cause, causeLoc) = Cause();
-                AddGfp(arg.Value, k.DisplayName(target) + "()", cause, causeLoc, "", ImmutableArray<Location>.Empty);
+                AddGfp(blocking, k.DisplayName(target) + "()", cause, causeLoc, "", ImmutableArray<Location>.Empty);
             }
             return;
         }
@@ -836,10 +836,35 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             return;
         }
         var gfpArg = Eval.ArgumentAt(inv.Arguments, sleep.GfpParameter);
-        if (gfpArg is not null && Eval.Gfp(gfpArg.Value, method, default) is ulong gv && k.AllowsBlocking(gv))
+        if (gfpArg is not null && BlockingGfp(gfpArg.Value) is { } blockingArg)
         {
             var (cause, causeLoc) = Cause();
-            AddGfp(gfpArg.Value, (sleep.Allocator ?? sleep.Api) + "()", cause, causeLoc, chainText, links);
+            AddGfp(blockingArg, (sleep.Allocator ?? sleep.Api) + "()", cause, causeLoc, chainText, links);
+        }
+    }
+
+    /// <summary>
+    /// The operand that makes a gfp_t argument block: the argument itself when its flags are known and allow
+    /// blocking, or the arm of a conditional that does (<c>busy ? GFP_ATOMIC : GFP_KERNEL</c> under a spinlock blocks
+    /// whenever busy is false). Null when no value it may take is known to block.
+    /// </summary>
+    private IOperation? BlockingGfp(IOperation gfp)
+    {
+        if (Eval.Gfp(gfp, method, default) is ulong g)
+            return k.AllowsBlocking(g) ? gfp : null;
+        switch (Eval.Unwrap(gfp))
+        {
+            case IConditionalOperation { WhenFalse: { } whenFalse } choice:
+                return BlockingGfp(choice.WhenTrue) ?? BlockingGfp(whenFalse);
+            case IFlowCaptureReferenceOperation captured when model.CfgOf(method) is { } graph:
+                // Walked as a graph, the conditional became branches that each capture one arm for the call.
+                foreach (var block in graph.Blocks)
+                    foreach (var op in block.Operations)
+                        if (op is IFlowCaptureOperation arm && arm.Id.Equals(captured.Id) && BlockingGfp(arm.Value) is { } blocking)
+                            return blocking;
+                return null;
+            default:
+                return null;
         }
     }
 

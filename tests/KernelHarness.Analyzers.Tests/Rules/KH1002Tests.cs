@@ -19,6 +19,11 @@ public class KH1002Tests
         Case("GFP_KERNEL passed through a helper under a spinlock", @"
     void f() { spin_lock(rx_lock); alloc_buf(64, [|GFP_KERNEL|]); spin_unlock(rx_lock); }
     void alloc_buf(ulong size, gfp_t gfp) { buf = kmalloc(size, gfp); }"),
+        Case("GFP_KERNEL on one arm of a conditional under a spinlock", @"
+    void f() { spin_lock(rx_lock); buf = kmalloc(64, busy ? GFP_ATOMIC : [|GFP_KERNEL|]); spin_unlock(rx_lock); }"),
+        Case("GFP_KERNEL on one arm, passed through a helper", @"
+    void f() { spin_lock(rx_lock); alloc_buf(64, busy ? [|GFP_KERNEL|] : GFP_ATOMIC); spin_unlock(rx_lock); }
+    void alloc_buf(ulong size, gfp_t gfp) { buf = kmalloc(size, gfp); }"),
         Case("GFP_NOIO with preemption disabled", @"
     void f() { int cpu = get_cpu(); buf = kmalloc(64, [|GFP_NOIO|]); put_cpu(); }"),
         Case("kcalloc in a tasklet", @"
@@ -43,6 +48,10 @@ public class KH1002Tests
 
     public static IEnumerable<object[]> Silent() => new[]
     {
+        Case("both arms of a conditional that never block, under a spinlock", @"
+    void f() { spin_lock(rx_lock); buf = kmalloc(64, busy ? GFP_ATOMIC : GFP_NOWAIT); spin_unlock(rx_lock); }"),
+        Case("a conditional GFP_KERNEL outside any atomic context", @"
+    void f() { buf = kmalloc(64, busy ? GFP_ATOMIC : GFP_KERNEL); }"),
         Case("GFP_ATOMIC under a spinlock", @"
     void f() { spin_lock(rx_lock); buf = kmalloc(64, GFP_ATOMIC); spin_unlock(rx_lock); }"),
         Case("GFP_NOWAIT in an IRQ handler", @"
@@ -123,6 +132,27 @@ public sealed class Driver
             FixBefore.Replace("GFP_KERNEL | __GFP_ZERO", "GFP_ATOMIC | __GFP_ZERO"),
             FixBefore.Replace("GFP_KERNEL", "GFP_ATOMIC"),
             "KH1002:GFP_ATOMIC");
+    }
+
+    private const string ConditionalBefore = @"
+public sealed class Driver
+{
+    spinlock_t l = new();
+    kptr p;
+    bool busy;
+    void f()
+    {
+        spin_lock(l);
+        p = kmalloc(8, busy ? GFP_ATOMIC : GFP_KERNEL);
+        spin_unlock(l);
+    }
+}";
+
+    [Fact]
+    public void Fix_replaces_the_blocking_arm_of_a_conditional()
+    {
+        var fixedSource = ConditionalBefore.Replace("busy ? GFP_ATOMIC : GFP_KERNEL", "busy ? GFP_ATOMIC : GFP_ATOMIC");
+        Verify<BlockingGfpInAtomicContextAnalyzer>.CodeFix<GfpCodeFixProvider>(ConditionalBefore, fixedSource, fixedSource, "KH1002:GFP_ATOMIC");
     }
 
     [Fact]
