@@ -177,8 +177,13 @@ internal sealed class KernelSymbols
     }
 
     /// <summary>The name students know a kernel function by (KernelFunction's Linux name, else the symbol's).</summary>
+    /// <summary>
+    /// A function as the student wrote its call: the facade's name (<c>might_sleep</c>, <c>del_timer_sync</c>), not the
+    /// Linux function behind it (<c>__might_sleep</c>, <c>timer_delete_sync</c>), which a message naming the call
+    /// should not make the student look for.
+    /// </summary>
     public string DisplayName(IMethodSymbol method)
-        => Info(method).LinuxName ?? (method.MethodKind == MethodKind.AnonymousFunction ? "lambda" : method.Name);
+        => method.MethodKind == MethodKind.AnonymousFunction ? "lambda" : method.Name;
 
     public IMethodSymbol? KernelMethod(string name) => Kernel.GetMembers(name).OfType<IMethodSymbol>().FirstOrDefault();
 }
@@ -235,8 +240,6 @@ internal sealed class ApiInfo
     public Role Role { get; private set; }
     public bool IsKernelFunction { get; private set; }
 
-    /// <summary>The name students know the function by in Linux (KernelFunction's), if it has one.</summary>
-    public string? LinuxName { get; private set; }
 
     /// <summary>True when any attribute gives the method an effect the engine models.</summary>
     public bool HasEffects => MightSleep || SleepIfGfp is not null || !Acquires.IsEmpty || !Releases.IsEmpty || !Callbacks.IsEmpty || Role == Role.BusyWait;
@@ -295,8 +298,6 @@ internal sealed class ApiInfo
             else if (KernelSymbols.Is(a, k.KernelFunction))
             {
                 info.IsKernelFunction = true;
-                if (a.ConstructorArguments.Length == 3 && a.ConstructorArguments[1].Value is string linuxName)
-                    info.LinuxName = linuxName;
             }
         }
         info.Acquires = acq.ToImmutable();

@@ -246,6 +246,20 @@ public sealed class Driver
     }
 
     [Fact]
+    public void Message_names_the_call_as_written_not_the_linux_function_behind_it()
+    {
+        // del_timer_sync is timer_delete_sync in today's kernel/time/timer.c: the student wrote del_timer_sync.
+        Verify<SleepInAtomicContextAnalyzer>.Diagnostics(@"
+public sealed class Driver
+{
+    spinlock_t l = new();
+    timer_list t = new();
+    void f() { spin_lock(l); {|#0:del_timer_sync(t)|}; spin_unlock(l); }
+}", Expected.Diagnostic("KH1001", 0).WithMessage(
+            "del_timer_sync() may sleep, but spinlock 'l' is held (taken at Driver.cs:6)"));
+    }
+
+    [Fact]
     public void Code_without_the_kernel_api_registers_nothing()
     {
         var compilation = Microsoft.CodeAnalysis.CSharp.CSharpCompilation.Create("Plain",
