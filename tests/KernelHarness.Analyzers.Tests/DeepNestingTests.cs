@@ -90,4 +90,24 @@ public class Dev
         var method = SyntaxFactory.ParseMemberDeclaration("void f() { " + Repeat("if (a) ", ifs) + "g(); }")!;
         Assert.Equal(tooDeep, CompilationIndex.NestsTooDeep(method));
     }
+
+    [Theory]
+    [InlineData(63, false)] // the body's block, the declaration, 63 lambdas of two levels and the innermost x: 128
+    [InlineData(64, true)]
+    public void A_simple_lambda_counts_two_levels_though_written_with_one_arrow(int lambdas, bool tooDeep)
+    {
+        // The cheap test by the body's text must not let these through: one "=>" per two levels.
+        var method = SyntaxFactory.ParseMemberDeclaration("void f() { F f = " + Repeat("x => ", lambdas) + "x; }")!;
+        Assert.Equal(tooDeep, CompilationIndex.NestsTooDeep(method));
+    }
+
+    [Theory]
+    [InlineData(126, false)]
+    [InlineData(127, true)]
+    public void Nested_blocks_with_a_plain_statement_inside_are_counted(int blocks, bool tooDeep)
+    {
+        // No '(' at all: the innermost statement is the one level without a mark.
+        var method = SyntaxFactory.ParseMemberDeclaration("void f() " + Repeat("{ ", blocks + 1) + "x = 1;" + Repeat(" }", blocks + 1))!;
+        Assert.Equal(tooDeep, CompilationIndex.NestsTooDeep(method));
+    }
 }

@@ -289,16 +289,20 @@ internal sealed class CompilationIndex
     /// <summary>Does the declaration's code nest deeper than <see cref="MaxNesting"/>? (An explicit stack: this must not overflow either.)</summary>
     internal static bool NestsTooDeep(SyntaxNode declaration)
     {
-        // Every level takes at least two characters ("{}", "=>", "if"): a shorter declaration cannot be too deep.
-        if (declaration.Span.Length < 2 * MaxNesting)
+        // Asked of every body: most are told apart by their text alone. Every level but the innermost statement is
+        // written with a '{', a '(' (a bare `if (…)`, `while (…)`) or a ':' (a label), and a lambda's two with a
+        // "=>": a body with fewer marks than the limit cannot nest deeper than it.
+        if (NestingMarks(declaration) < MaxNesting)
             return false;
         var pending = new Stack<(SyntaxNode Node, int Depth)>();
         pending.Push((declaration, 0));
         while (pending.Count > 0)
         {
             var (node, depth) = pending.Pop();
-            foreach (var child in node.ChildNodes())
+            foreach (var item in node.ChildNodesAndTokens())
             {
+                if (item.AsNode() is not { } child)
+                    continue;
                 int d = depth + child switch
                 {
                     AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax => 2,
@@ -312,6 +316,22 @@ internal sealed class CompilationIndex
             }
         }
         return false;
+    }
+
+    /// <summary>The marks of the levels a declaration may open: one per '{', '(' and ':', two per "=>" (a lambda counts two levels).</summary>
+    private static int NestingMarks(SyntaxNode declaration)
+    {
+        var text = declaration.SyntaxTree.GetText();
+        int marks = 0;
+        for (int i = declaration.Span.Start, end = declaration.Span.End; i < end; i++)
+        {
+            char c = text[i];
+            if (c is '{' or '(' or ':')
+                marks++;
+            else if (c == '>' && i > 0 && text[i - 1] == '=')
+                marks += 2;
+        }
+        return marks;
     }
 
     /// <summary>Binds the declaration's code and records it in <paramref name="scan"/> (see <see cref="DeclarationScan.EnsureFilled"/>).</summary>
