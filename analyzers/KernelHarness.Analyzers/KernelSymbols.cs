@@ -176,7 +176,6 @@ internal sealed class KernelSymbols
         return apiInfo.GetOrAdd(method, parsed);
     }
 
-    /// <summary>The name students know a kernel function by (KernelFunction's Linux name, else the symbol's).</summary>
     /// <summary>
     /// A function as the student wrote its call: the facade's name (<c>might_sleep</c>, <c>del_timer_sync</c>), not the
     /// Linux function behind it (<c>__might_sleep</c>, <c>timer_delete_sync</c>), which a message naming the call
@@ -240,7 +239,6 @@ internal sealed class ApiInfo
     public Role Role { get; private set; }
     public bool IsKernelFunction { get; private set; }
 
-
     /// <summary>True when any attribute gives the method an effect the engine models.</summary>
     public bool HasEffects => MightSleep || SleepIfGfp is not null || !Acquires.IsEmpty || !Releases.IsEmpty || !Callbacks.IsEmpty || Role == Role.BusyWait;
 
@@ -296,9 +294,7 @@ internal sealed class ApiInfo
             else if (KernelSymbols.Is(a, k.KernelRoleAttr))
                 info.Role = ArgEnum(a, 0, Role.None);
             else if (KernelSymbols.Is(a, k.KernelFunction))
-            {
                 info.IsKernelFunction = true;
-            }
         }
         info.Acquires = acq.ToImmutable();
         info.Releases = rel.ToImmutable();
