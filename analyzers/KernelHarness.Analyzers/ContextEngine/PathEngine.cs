@@ -497,11 +497,12 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                     return Cond(other, s, equal ? c.Value.Truth : !c.Value.Truth); // x == 0 is !x
                 // A nonzero constant: the comparison itself is the fact, so that testing it again agrees (locking
                 // correlated by `mode == 1`), while `x != 5` says nothing of `x == 7` or of whether x is 0 (an
-                // else-if chain over values goes on to its last else). Equal to 5, x is also true.
+                // else-if chain over values goes on to its last else). Equal to 5, x is also true. The fact is kept
+                // under the operand's key (`x.==5`), so what forgets x (an assignment, ++, ref/out) forgets it too.
                 var compared = (rc is not null ? b.RightOperand : b.LeftOperand).ConstantValue;
                 if (LockRef.KeyOf(other) is string operand && compared.HasValue)
                 {
-                    var key = operand + "==" + System.Convert.ToString(compared.Value, System.Globalization.CultureInfo.InvariantCulture);
+                    var key = operand + ".==" + System.Convert.ToString(compared.Value, System.Globalization.CultureInfo.InvariantCulture);
                     if (s.Facts.TryGetValue(key, out var known))
                     {
                         if (known != equal)
