@@ -21,22 +21,17 @@ public class EditingTests
     /// <summary>Places per file for each kind of edit (cut off, a token left out, an unclosed parenthesis, a half-typed member access).</summary>
     private const int EditsPerFile = 8;
 
-    public static IEnumerable<object[]> CorpusFiles() =>
-        Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.cs", SearchOption.AllDirectories)
-            .OrderBy(f => f, StringComparer.Ordinal)
-            .Select(f => new object[] { Path.GetRelativePath(AppContext.BaseDirectory, f) });
-
     [Fact]
     public void Every_corpus_folder_is_edited()
     {
-        var files = CorpusFiles().Select(o => (string)o[0]).ToList();
+        var files = TestProject.CorpusFiles().Select(o => (string)o[0]).ToList();
         Assert.Contains(files, f => f.Contains("Labelled", StringComparison.Ordinal));
         Assert.Contains(files, f => f.Contains("Valid", StringComparison.Ordinal));
         Assert.Contains(files, f => f.Contains("SpecExamples", StringComparison.Ordinal));
     }
 
     [Theory]
-    [MemberData(nameof(CorpusFiles))]
+    [MemberData(nameof(TestProject.CorpusFiles), MemberType = typeof(TestProject))]
     public void Analyzers_do_not_throw_on_a_file_being_typed(string file)
     {
         var text = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, file));

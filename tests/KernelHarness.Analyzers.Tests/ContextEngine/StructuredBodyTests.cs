@@ -260,8 +260,8 @@ public sealed class Awkward
     public static IEnumerable<object[]> Sources()
     {
         yield return new object[] { "Awkward.cs" };
-        foreach (var f in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.cs", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal))
-            yield return new object[] { Path.GetRelativePath(AppContext.BaseDirectory, f) };
+        foreach (var row in TestProject.CorpusFiles())
+            yield return row;
     }
 
     [Theory]

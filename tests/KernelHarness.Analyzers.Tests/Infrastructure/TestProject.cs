@@ -37,6 +37,15 @@ public static class TestProject
         return list.ToImmutableArray();
     }
 
+    /// <summary>
+    /// Every corpus file (valid, labelled and the spec's examples), relative to the test output folder, in ordinal
+    /// order: one theory row each, for the tests that hold something to every corpus file.
+    /// </summary>
+    public static IEnumerable<object[]> CorpusFiles()
+        => Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Corpus"), "*.cs", SearchOption.AllDirectories)
+            .OrderBy(f => f, StringComparer.Ordinal)
+            .Select(f => new object[] { Path.GetRelativePath(AppContext.BaseDirectory, f) });
+
     public static CSharpCompilation Compile(IEnumerable<(string Path, string Source)> files, bool withUsings = true)
     {
         var trees = files.Select(f => CSharpSyntaxTree.ParseText(f.Source, ParseOptions, f.Path)).ToList();

@@ -126,7 +126,7 @@ public class IndexShortcutTests
     }
 
     private static IEnumerable<(string, string)> CorpusSources()
-        => MentionTests.CorpusFiles()
+        => TestProject.CorpusFiles()
             .Select(f => (string)f[0])
             .Select(p => (p, System.IO.File.ReadAllText(System.IO.Path.Combine(System.AppContext.BaseDirectory, p))));
 

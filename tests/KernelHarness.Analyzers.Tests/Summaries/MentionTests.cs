@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using KernelHarness.Analyzers.Summaries;
+using KernelHarness.Analyzers.Tests.Infrastructure;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -111,13 +112,8 @@ public class MentionTests
         Assert.Equal(new[] { "f()" }, Found(file, "poll", walking: false).Select(Describe));
     }
 
-    public static IEnumerable<object[]> CorpusFiles()
-        => System.IO.Directory.GetFiles(System.IO.Path.Combine(System.AppContext.BaseDirectory, "Corpus"), "*.cs", System.IO.SearchOption.AllDirectories)
-            .OrderBy(f => f, System.StringComparer.Ordinal)
-            .Select(f => new object[] { System.IO.Path.GetRelativePath(System.AppContext.BaseDirectory, f) });
-
     [Theory]
-    [MemberData(nameof(CorpusFiles))]
+    [MemberData(nameof(TestProject.CorpusFiles), MemberType = typeof(TestProject))]
     public void Every_name_of_a_corpus_file_is_found_the_same_both_ways(string path)
     {
         var file = Parse(System.IO.File.ReadAllText(System.IO.Path.Combine(System.AppContext.BaseDirectory, path)), out var tree);
@@ -128,7 +124,7 @@ public class MentionTests
     }
 
     [Theory]
-    [MemberData(nameof(CorpusFiles))]
+    [MemberData(nameof(TestProject.CorpusFiles), MemberType = typeof(TestProject))]
     public void A_file_s_declarations_are_the_nodes_a_walk_of_its_declarations_finds_in_order(string path)
     {
         var tree = CSharpSyntaxTree.ParseText(System.IO.File.ReadAllText(System.IO.Path.Combine(System.AppContext.BaseDirectory, path)));
