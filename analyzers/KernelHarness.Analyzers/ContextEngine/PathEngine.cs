@@ -24,6 +24,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     // An engine walks one function at a time and is used again for the next (see Run): what it knows of the
     // function is set by Start and forgotten by Finish.
     private CompilationModel model = null!;
+    private CatchHandlers? catches; // while a graph is walked: where its exceptions may be caught
     private KernelSymbols k = null!;
     private IMethodSymbol method = null!;
     private CallStack stack = null!;
@@ -61,6 +62,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private void Finish()
     {
         model = null!;
+        catches = null;
         k = null!;
         method = null!;
         stack = null!;
@@ -124,6 +126,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
 
     private MethodAnalysis Explore(ControlFlowGraph cfg)
     {
+        catches = CatchHandlers.Of(cfg);
         var entry = EntryState();
         var seen = new SeenStates<State>(static (a, b) => a.SameAs(b), MaxStatesPerBlock);
         var work = new Queue<(BasicBlock Block, State State)>();
@@ -140,6 +143,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             var (block, state) = work.Dequeue();
             ProcessBlock(cfg, block, state, Enqueue, null);
         }
+        catches = null;
         return Result();
     }
 
@@ -242,9 +246,16 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     private void ProcessBlock(ControlFlowGraph cfg, BasicBlock block, State state, System.Action<BasicBlock, State> enqueue, List<State>? finallyEnds)
     {
         var s = state;
+        var handlers = catches?.For(block) ?? ImmutableArray<CatchHandlers.Handler>.Empty;
         foreach (var op in block.Operations)
+        {
+            if (!handlers.IsEmpty && CatchHandlers.MayThrow(op, k))
+                Throw(cfg, handlers, s, enqueue);
             s = Exec(op, s, null);
+        }
         var branch = block.BranchValue;
+        if (branch is not null && !handlers.IsEmpty && CatchHandlers.MayThrow(branch, k))
+            Throw(cfg, handlers, s, enqueue);
         if (branch is not null && block.ConditionalSuccessor is not null)
         {
             var core = CondCore(branch);
@@ -287,6 +298,22 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                 RecordExit(st, returned, returned?.Syntax ?? from.Operations.LastOrDefault()?.Syntax);
             else
                 enqueue(branch.Destination, st);
+        }
+    }
+
+    /// <summary>
+    /// The operation about to run may throw: the path enters each handler that may catch it with the state it has
+    /// now, after the finally blocks between (the graph has no such edge; see <see cref="CatchHandlers"/>).
+    /// </summary>
+    private void Throw(ControlFlowGraph cfg, ImmutableArray<CatchHandlers.Handler> handlers, State s, System.Action<BasicBlock, State> enqueue)
+    {
+        foreach (var handler in handlers)
+        {
+            var states = new List<State>(1) { s };
+            foreach (var region in handler.FinallyRegions)
+                states = RunFinally(cfg, region, states);
+            foreach (var st in states)
+                enqueue(cfg.Blocks[handler.Region.FirstBlockOrdinal], st);
         }
     }
 

@@ -27,6 +27,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     private readonly List<Site> sites = new();
     private readonly Dictionary<string, int> siteIds = new();
     private Dictionary<string, Finding>? findings; // most functions have none: made on the first
+    private CatchHandlers? catches; // while a graph is walked: where its exceptions may be caught
 
     private enum Status { Live, Null, Freed, Unknown }
 
@@ -139,6 +140,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
 
     private void Explore(ControlFlowGraph cfg)
     {
+        catches = CatchHandlers.Of(cfg);
         var seen = new SeenStates<PState>(static (a, b) => a.SameAs(b), MaxStatesPerBlock);
         var work = new Queue<(BasicBlock Block, PState State)>();
         void Enqueue(BasicBlock b, PState s)
@@ -191,11 +193,20 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     {
         if (block.Kind == BasicBlockKind.Exit)
             return;
+        var handlers = catches?.For(block) ?? ImmutableArray<CatchHandlers.Handler>.Empty;
         foreach (var op in block.Operations)
+        {
+            if (!handlers.IsEmpty && CatchHandlers.MayThrow(op, k))
+                Throw(cfg, handlers, s, enqueue);
             Walk(op, s);
+        }
         var branch = block.BranchValue;
         if (branch is not null)
+        {
+            if (!handlers.IsEmpty && CatchHandlers.MayThrow(branch, k))
+                Throw(cfg, handlers, s, enqueue);
             Walk(branch, s);
+        }
         if (branch is not null && block.ConditionalSuccessor is not null)
         {
             bool condOnTrue = block.ConditionKind == ControlFlowConditionKind.WhenTrue;
@@ -215,13 +226,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         if (br is null)
             return;
         foreach (var region in br.FinallyRegions)
-            for (int i = region.FirstBlockOrdinal; i <= region.LastBlockOrdinal && i < cfg.Blocks.Length; i++)
-            {
-                foreach (var op in cfg.Blocks[i].Operations)
-                    Walk(op, s);
-                if (cfg.Blocks[i].BranchValue is { } bv)
-                    Walk(bv, s);
-            }
+            RunFinally(cfg, region, s);
         var dest = br.Destination;
         if (dest is null)
             return;
@@ -231,6 +236,33 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             return;
         }
         enqueue(dest, s);
+    }
+
+    /// <summary>A finally region's operations, in order (what it frees or stores happens on every path through it).</summary>
+    private void RunFinally(ControlFlowGraph cfg, ControlFlowRegion region, PState s)
+    {
+        for (int i = region.FirstBlockOrdinal; i <= region.LastBlockOrdinal && i < cfg.Blocks.Length; i++)
+        {
+            foreach (var op in cfg.Blocks[i].Operations)
+                Walk(op, s);
+            if (cfg.Blocks[i].BranchValue is { } bv)
+                Walk(bv, s);
+        }
+    }
+
+    /// <summary>
+    /// The operation about to run may throw: the path enters each handler that may catch it with the state it has
+    /// now, after the finally blocks between (the graph has no such edge; see <see cref="CatchHandlers"/>).
+    /// </summary>
+    private void Throw(ControlFlowGraph cfg, ImmutableArray<CatchHandlers.Handler> handlers, PState s, System.Action<BasicBlock, PState> enqueue)
+    {
+        foreach (var handler in handlers)
+        {
+            var caught = s.Clone();
+            foreach (var region in handler.FinallyRegions)
+                RunFinally(cfg, region, caught);
+            enqueue(cfg.Blocks[handler.Region.FirstBlockOrdinal], caught);
+        }
     }
 
     // ---------------------------------------------------------------- operations

@@ -12,6 +12,28 @@ public class KH1001Tests
 
     public static IEnumerable<object[]> Reported() => new[]
     {
+        Case("msleep in a catch block while the lock taken in the try is held", @"
+    void f()
+    {
+        spin_lock(rx_lock);
+        try { count = check(count); }
+        catch (System.InvalidOperationException) { [|msleep(1)|]; }
+        spin_unlock(rx_lock);
+    }
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+        Case("msleep in an outer catch when the inner one catches another type", @"
+    void f()
+    {
+        try
+        {
+            spin_lock(rx_lock);
+            try { count = check(count); }
+            catch (System.ArgumentException) { count = 0; }
+            spin_unlock(rx_lock);
+        }
+        catch (System.Exception) { [|msleep(1)|]; }
+    }
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
         Case("msleep in the last else of an if / else-if chain over values", @"
     void f()
     {
@@ -124,6 +146,41 @@ public class KH1001Tests
 
     public static IEnumerable<object[]> Silent() => new[]
     {
+        Case("msleep in a catch block entered only after a finally released the lock", @"
+    void f()
+    {
+        try
+        {
+            spin_lock(rx_lock);
+            try { count = check(count); }
+            finally { spin_unlock(rx_lock); }
+        }
+        catch (System.InvalidOperationException) { msleep(1); }
+    }
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+        Case("msleep in an outer catch no exception reaches past a catch-all", @"
+    void f()
+    {
+        try
+        {
+            spin_lock(rx_lock);
+            try { count = check(count); }
+            catch (System.Exception) { count = 0; }
+            spin_unlock(rx_lock);
+        }
+        catch (System.Exception) { msleep(1); }
+    }
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+        Case("msleep in a catch block of a try entered before the lock", @"
+    void f()
+    {
+        try { count = check(count); }
+        catch (System.InvalidOperationException) { msleep(1); }
+        spin_lock(rx_lock);
+        count++;
+        spin_unlock(rx_lock);
+    }
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
         Case("sleep after the lock is dropped on every path", @"
     void f()
     {

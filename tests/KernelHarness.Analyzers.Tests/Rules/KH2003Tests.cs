@@ -10,6 +10,19 @@ public class KH2003Tests
 {
     public static IEnumerable<object[]> Reported() => new[]
     {
+        Case("lock taken in a try, not released on the catch's return", @"
+    int f()
+    {
+        try
+        {
+            [|spin_lock(rx_lock)|];
+            count = check(count);
+            spin_unlock(rx_lock);
+            return 0;
+        }
+        catch (System.InvalidOperationException) { return -EINVAL; }
+    }
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
         Case("spin_lock not released on an early return", @"
     int f()
     {
@@ -74,6 +87,16 @@ public class KH2003Tests
 
     public static IEnumerable<object[]> Silent() => new[]
     {
+        Case("lock released in the catch before its return", @"
+    int f()
+    {
+        spin_lock(rx_lock);
+        try { count = check(count); }
+        catch (System.InvalidOperationException) { spin_unlock(rx_lock); return -EINVAL; }
+        spin_unlock(rx_lock);
+        return 0;
+    }
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
         Case("balanced conditional locking with trylock", @"
     void f() { if (spin_trylock(rx_lock)) { count++; spin_unlock(rx_lock); } }"),
         Case("[Acquires] / [Releases] helpers", @"
