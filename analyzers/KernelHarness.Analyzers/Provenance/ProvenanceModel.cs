@@ -290,6 +290,10 @@ internal sealed class ProvenanceModel
         m = KernelSymbols.Definition(m);
         if (frees.TryGetValue(m, out var cached))
             return cached;
+        // Asked at every call of the compilation's own functions: one without parameters, or whose calls free
+        // nothing and go to none of the compilation's code (the index noted it as it scanned), frees no parameter.
+        if (m.Parameters.IsEmpty || (Model.Index.CallsOf(m) & CallKinds.Memory) == 0)
+            return ImmutableArray<FreeSummary>.Empty;
         var list = ImmutableArray.CreateBuilder<FreeSummary>();
         var body = Model.Index.BodyOf(m);
         if (body is not null && depth <= 3)

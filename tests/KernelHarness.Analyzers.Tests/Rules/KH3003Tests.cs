@@ -16,6 +16,8 @@ public class KH3003Tests
         Case("twice through an alias", @"void f() { var p = kmalloc(64, GFP_KERNEL); var q = p; kfree(p); [|kfree(q)|]; }"),
         Case("error path frees, then the shared exit frees again", @"int f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = 0; if (bad) { kfree(p); ret = -EINVAL; } [|kfree(p)|]; return ret; }"),
         Case("a parameter freed twice", @"void f(kptr p) { kfree(p); count++; [|kfree(p)|]; }"),
+        Case("freed by a local function, then again", @"void f() { var p = kmalloc(64, GFP_KERNEL); void release(kptr q) { count++; kfree(q); } release(p); [|kfree(p)|]; }"),
+        Case("freed by a helper that hands it to another, then again", @"void release(kptr q) { count++; drop(q); } void drop(kptr r) => kfree(r); void f() { var p = kmalloc(64, GFP_KERNEL); release(p); [|kfree(p)|]; }"),
         Case("a field freed twice", @"void f() { kfree(buf); [|kfree(buf)|]; }"),
         Case("once by a helper, once directly", @"void release(kptr x) { kfree(x); } void f() { var p = kmalloc(64, GFP_KERNEL); release(p); [|kfree(p)|]; }"),
         Case("vfree twice", @"void f() { var p = vmalloc(4096); vfree(p); [|vfree(p)|]; }"),
