@@ -21,6 +21,15 @@ public class KH1001Tests
         spin_unlock(rx_lock);
     }
     int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+        Case("msleep in a filtered catch block under the lock", @"
+    void f()
+    {
+        spin_lock(rx_lock);
+        try { count = check(count); }
+        catch (System.InvalidOperationException) when (count > 0) { [|msleep(1)|]; }
+        spin_unlock(rx_lock);
+    }
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
         Case("msleep in an outer catch when the inner one catches another type", @"
     void f()
     {
