@@ -7,6 +7,10 @@ namespace KernelHarness.Analyzers.Tests.Rules;
 
 public class KH1001Tests
 {
+    /// <summary>A helper of the student's own that throws: a try around a call of it may enter its catch.</summary>
+    internal const string Throwing = @"
+    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;";
+
     private const string Isr = @"
     irqreturn_t isr(int irq_no, object? dev_id) { return IRQ_HANDLED; }";
 
@@ -19,8 +23,7 @@ public class KH1001Tests
         try { count = check(count); }
         catch (System.InvalidOperationException) { [|msleep(1)|]; }
         spin_unlock(rx_lock);
-    }
-    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+    }" + Throwing),
         Case("msleep in a filtered catch block under the lock", @"
     void f()
     {
@@ -28,8 +31,7 @@ public class KH1001Tests
         try { count = check(count); }
         catch (System.InvalidOperationException) when (count > 0) { [|msleep(1)|]; }
         spin_unlock(rx_lock);
-    }
-    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+    }" + Throwing),
         Case("msleep in an outer catch when the inner one catches another type", @"
     void f()
     {
@@ -41,8 +43,7 @@ public class KH1001Tests
             spin_unlock(rx_lock);
         }
         catch (System.Exception) { [|msleep(1)|]; }
-    }
-    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+    }" + Throwing),
         Case("msleep in the last else of an if / else-if chain over values", @"
     void f()
     {
@@ -165,8 +166,7 @@ public class KH1001Tests
             finally { spin_unlock(rx_lock); }
         }
         catch (System.InvalidOperationException) { msleep(1); }
-    }
-    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+    }" + Throwing),
         Case("msleep in an outer catch no exception reaches past a catch-all", @"
     void f()
     {
@@ -178,8 +178,7 @@ public class KH1001Tests
             spin_unlock(rx_lock);
         }
         catch (System.Exception) { msleep(1); }
-    }
-    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+    }" + Throwing),
         Case("msleep in a catch block of a try entered before the lock", @"
     void f()
     {
@@ -188,8 +187,7 @@ public class KH1001Tests
         spin_lock(rx_lock);
         count++;
         spin_unlock(rx_lock);
-    }
-    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+    }" + Throwing),
         Case("sleep after the lock is dropped on every path", @"
     void f()
     {

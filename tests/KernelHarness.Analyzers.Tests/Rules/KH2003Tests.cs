@@ -21,8 +21,7 @@ public class KH2003Tests
             return 0;
         }
         catch (System.InvalidOperationException) { return -EINVAL; }
-    }
-    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+    }" + Throwing),
         Case("spin_lock not released on an early return", @"
     int f()
     {
@@ -95,8 +94,7 @@ public class KH2003Tests
         catch (System.InvalidOperationException) { spin_unlock(rx_lock); return -EINVAL; }
         spin_unlock(rx_lock);
         return 0;
-    }
-    int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n;"),
+    }" + Throwing),
         Case("balanced conditional locking with trylock", @"
     void f() { if (spin_trylock(rx_lock)) { count++; spin_unlock(rx_lock); } }"),
         Case("[Acquires] / [Releases] helpers", @"
