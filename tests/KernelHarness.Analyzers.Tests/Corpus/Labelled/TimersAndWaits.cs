@@ -58,6 +58,33 @@ public sealed class Poller
         finish_wait(wq, w);
     }
 
+    public void wait_a_few_times()
+    {
+        // Retries a fixed number of times: a spurious wake-up ends one sleep early whether or not the device is ready.
+        var w = new wait_queue_entry();
+        int tries = 0;
+        while (tries++ < 3)
+        {
+            prepare_to_wait(wq, w, TASK_INTERRUPTIBLE);
+            schedule(); // expect: KH5002
+        }
+        finish_wait(wq, w);
+    }
+
+    public void wait_with_local_flag()
+    {
+        var w = new wait_queue_entry();
+        bool done = false;
+        while (!done)
+        {
+            prepare_to_wait(wq, w, TASK_INTERRUPTIBLE);
+            done = ready || signal_pending(current);
+            if (!done)
+                schedule();
+        }
+        finish_wait(wq, w);
+    }
+
     public int wait_event_form() => wait_event_interruptible(wq, () => ready);
 
     public bool from_user() => current.mm != init_mm; // expect: KH6001
