@@ -8,8 +8,8 @@ using Xunit;
 namespace KernelHarness.Analyzers.Tests;
 
 /// <summary>
-/// Code nested deeper than <see cref="CompilationIndex.MaxNesting"/> (a hostile submission, or generated code)
-/// is left unanalysed instead of overflowing the stack in Roslyn's operation factory, which would kill the
+/// Code nested deeper than <see cref="CompilationIndex.MaxNesting"/> statements or <see cref="CompilationIndex.MaxDepth"/>
+/// syntax levels (a hostile submission, or generated code) is left unanalysed instead of overflowing the stack in Roslyn's operation factory, which would kill the
 /// compiler or the IDE's analyzer host; the rest of the file is analysed as usual.
 /// </summary>
 public class DeepNestingTests
@@ -80,6 +80,42 @@ public class Dev
         var arms = string.Concat(Enumerable.Range(1, 500).Select(i => $" else if (pending == {i}) pending--;"));
         var source = Driver("spin_lock(lk);\nif (pending == 0) pending++;" + arms + " else msleep(1);\nspin_unlock(lk);");
         Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
+    }
+
+    [Fact]
+    public void A_twenty_thousand_term_sum_is_skipped_and_the_rest_of_the_file_is_analysed()
+    {
+        // Roslyn compiles a left-deep chain of binary operators without recursing; the rules' walks would not.
+        var source = Driver("int x = " + Repeat("pending + ", 20000) + "poll(1);\nspin_lock(lk);\nmsleep(1);\nspin_unlock(lk);");
+        Assert.Empty(FindingsIn(source, "deep"));
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "shallow"));
+    }
+
+    [Fact]
+    public void An_else_if_chain_past_the_depth_limit_is_skipped()
+    {
+        // Two syntax levels an arm: 1,200 arms are 2,400 levels. (A 20,000-arm chain overflowed the rules' walks on
+        // a 1 MB thread, but takes the compiler minutes to bind.)
+        var arms = string.Concat(Enumerable.Range(1, 1200).Select(i => $" else if (pending == {i}) pending--;"));
+        var source = Driver("spin_lock(lk);\nif (pending == 0) pending++;" + arms + " else msleep(1);\nspin_unlock(lk);");
+        Assert.Empty(FindingsIn(source, "deep"));
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "shallow"));
+    }
+
+    [Fact]
+    public void A_long_sum_within_the_depth_limit_is_analysed()
+    {
+        var source = Driver("int x = " + Repeat("pending + ", 1500) + "poll(1);\nspin_lock(lk);\nmsleep(1);\nspin_unlock(lk);");
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
+    }
+
+    [Theory]
+    [InlineData(1996, false)] // the body's block, the statement, the assignment, 1,996 additions and the last name: 2,000 levels
+    [InlineData(1997, true)]
+    public void The_depth_limit_counts_every_syntax_level(int additions, bool tooDeep)
+    {
+        var method = SyntaxFactory.ParseMemberDeclaration("void f() { x = " + Repeat("a + ", additions) + "a; }")!;
+        Assert.Equal(tooDeep, CompilationIndex.NestsTooDeep(method));
     }
 
     [Theory]

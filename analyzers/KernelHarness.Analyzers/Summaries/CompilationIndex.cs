@@ -286,52 +286,81 @@ internal sealed class CompilationIndex
     /// </summary>
     internal const int MaxNesting = 128;
 
-    /// <summary>Does the declaration's code nest deeper than <see cref="MaxNesting"/>? (An explicit stack: this must not overflow either.)</summary>
+    /// <summary>
+    /// Depth of syntax (every node one level) beyond which a body is not bound either. Roslyn compiles a long chain of
+    /// binary operators (<c>a + b + … </c>, generated tables, string concatenations) or of <c>else if</c> without
+    /// recursing, and turns it into operations; the rules' walks over those operations recurse at each one, and
+    /// on a 1 MB thread overflowed at about 6,000 levels (a 20,000-term sum, a 20,000-arm <c>else if</c> chain).
+    /// </summary>
+    internal const int MaxDepth = 2000;
+
+    /// <summary>
+    /// Does the declaration's code nest deeper than <see cref="MaxNesting"/> statements or <see cref="MaxDepth"/> syntax
+    /// levels? (An explicit stack: this must not overflow either.)
+    /// </summary>
     internal static bool NestsTooDeep(SyntaxNode declaration)
     {
         // Asked of every body: most are told apart by their text alone. Every level but the innermost statement is
         // written with a '{', a '(' (a bare `if (…)`, `while (…)`) or a ':' (a label), and a lambda's two with a
-        // "=>": a body with fewer marks than the limit cannot nest deeper than it.
-        if (NestingMarks(declaration) < MaxNesting)
+        // "=>": a body with fewer marks than the limit cannot nest deeper than it. Every syntax level holds a token
+        // of its own or sits in one that does (an argument in its list's parentheses): a body of fewer than
+        // MaxDepth / 2 tokens cannot be deeper than MaxDepth.
+        var (marks, tokens) = NestingMarks(declaration);
+        if (marks < MaxNesting && tokens < MaxDepth / 2)
             return false;
-        var pending = new Stack<(SyntaxNode Node, int Depth)>();
-        pending.Push((declaration, 0));
+        var pending = new Stack<(SyntaxNode Node, int Nesting, int Depth)>();
+        pending.Push((declaration, 0, 0));
         while (pending.Count > 0)
         {
-            var (node, depth) = pending.Pop();
+            var (node, nesting, depth) = pending.Pop();
             foreach (var item in node.ChildNodesAndTokens())
             {
                 if (item.AsNode() is not { } child)
                     continue;
-                int d = depth + child switch
+                int n = nesting + child switch
                 {
                     AnonymousFunctionExpressionSyntax or LocalFunctionStatementSyntax => 2,
                     IfStatementSyntax { Parent: ElseClauseSyntax } => 0,
                     StatementSyntax => 1,
                     _ => 0,
                 };
-                if (d > MaxNesting)
+                if (n > MaxNesting || depth + 1 > MaxDepth)
                     return true;
-                pending.Push((child, d));
+                pending.Push((child, n, depth + 1));
             }
         }
         return false;
     }
 
-    /// <summary>The marks of the levels a declaration may open: one per '{', '(' and ':', two per "=>" (a lambda counts two levels).</summary>
-    private static int NestingMarks(SyntaxNode declaration)
+    /// <summary>
+    /// The body's nesting marks (see <see cref="NestsTooDeep"/>) and an upper bound on its tokens: each punctuation
+    /// character and each start of a word (comments and strings count too: a bound, not a count).
+    /// </summary>
+    private static (int Marks, int Tokens) NestingMarks(SyntaxNode declaration)
     {
         var text = declaration.SyntaxTree.GetText();
-        int marks = 0;
+        int marks = 0, tokens = 0;
+        bool inWord = false;
         for (int i = declaration.Span.Start, end = declaration.Span.End; i < end; i++)
         {
             char c = text[i];
-            if (c is '{' or '(' or ':')
-                marks++;
-            else if (c == '>' && i > 0 && text[i - 1] == '=')
-                marks += 2;
+            bool wordChar = char.IsLetterOrDigit(c) || c == '_';
+            if (wordChar)
+            {
+                if (!inWord)
+                    tokens++;
+            }
+            else if (!char.IsWhiteSpace(c))
+            {
+                tokens++;
+                if (c is '{' or '(' or ':')
+                    marks++;
+                else if (c == '>' && i > 0 && text[i - 1] == '=')
+                    marks += 2;
+            }
+            inWord = wordChar;
         }
-        return marks;
+        return (marks, tokens);
     }
 
     /// <summary>Binds the declaration's code and records it in <paramref name="scan"/> (see <see cref="DeclarationScan.EnsureFilled"/>).</summary>
