@@ -109,6 +109,27 @@ public class Dev
         Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
     }
 
+    private static string CallChain(int functions)
+        => "spin_lock(lk);\n        chain0();\n        spin_unlock(lk);\n    }\n"
+           + string.Concat(Enumerable.Range(0, functions).Select(i => $"\n    private void chain{i}() {{ chain{i + 1}(); }}"))
+           + $"\n    private void chain{functions}() {{ msleep(1); }}\n    private void unused() {{";
+
+    [Fact]
+    public void A_call_chain_of_five_thousand_functions_does_not_overflow_the_stack()
+    {
+        // Each function's may-sleep summary asks for its callee's: past CallStack.MaxDepth calls the question
+        // gets recursion's provisional answer (a 5,000-function chain overflowed the stack before).
+        var source = Driver(CallChain(5000));
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "shallow"));
+    }
+
+    [Fact]
+    public void A_call_chain_within_the_depth_limit_is_followed()
+    {
+        var source = Driver(CallChain(90));
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
+    }
+
     [Theory]
     [InlineData(1996, false)] // the body's block, the statement, the assignment, 1,996 additions and the last name: 2,000 levels
     [InlineData(1997, true)]

@@ -30,8 +30,18 @@ internal sealed class CallStack
     /// <summary>This stack with <paramref name="m"/> on top.</summary>
     public CallStack Push(IMethodSymbol m) => new(m, this, Depth + 1);
 
+    /// <summary>
+    /// Calls deeper than this are treated as recursion: the question gets the provisional answer recursion gets, not
+    /// kept. Real call chains are a few functions deep; a generated or hostile chain of thousands overflowed the
+    /// stack (each function's summary asks for its callee's), which would take the compiler down.
+    /// </summary>
+    public const int MaxDepth = 100;
+
+    /// <summary>Is <paramref name="m"/> on the stack already (or is the stack as deep as it may go)?</summary>
     public bool Contains(IMethodSymbol m)
     {
+        if (Depth >= MaxDepth)
+            return true;
         for (var s = this; s.Depth > 0; s = s.outer!)
             if (SymbolEqualityComparer.Default.Equals(s.method, m))
                 return true;
