@@ -126,7 +126,7 @@ public class Dev
     [Fact]
     public void A_call_chain_within_the_depth_limit_is_followed()
     {
-        var source = Driver(CallChain(90));
+        var source = Driver(CallChain(40));
         Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
     }
 

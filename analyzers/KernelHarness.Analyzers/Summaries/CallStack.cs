@@ -35,7 +35,7 @@ internal sealed class CallStack
     /// kept. Real call chains are a few functions deep; a generated or hostile chain of thousands overflowed the
     /// stack (each function's summary asks for its callee's), which would take the compiler down.
     /// </summary>
-    public const int MaxDepth = 100;
+    public const int MaxDepth = 48;
 
     /// <summary>Is <paramref name="m"/> on the stack already (or is the stack as deep as it may go)?</summary>
     public bool Contains(IMethodSymbol m)
