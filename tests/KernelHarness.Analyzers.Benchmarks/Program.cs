@@ -31,11 +31,11 @@ public static class Program
         int only = Array.IndexOf(args, "--only");
         if (only >= 0 && only + 1 < args.Length)
         {
-            // For a profiler or `time`: one configuration (baseline, floor, perfile, retain, kh or one analyzer) on 1,000 files,
+            // For a profiler or `time`: one configuration (see Configuration) on 1,000 files,
             // five times (or --runs N: more samples for a profiler).
             var b = new AnalyzerBenchmarks { Files = 1000 };
             b.Setup();
-            Func<int> run = args[only + 1] switch { "baseline" => b.Baseline, "floor" => b.OperationFloor, "perfile" => b.PerFile, "retain" => b.PerFileRetained, "kh" => b.AllKernelAnalyzers, var name => () => b.One(name) };
+            Func<int> run = Configuration(b, args[only + 1]);
             var process = System.Diagnostics.Process.GetCurrentProcess();
             int runsAt = Array.IndexOf(args, "--runs");
             int runs = runsAt >= 0 && runsAt + 1 < args.Length ? int.Parse(args[runsAt + 1], CultureInfo.InvariantCulture) : 5;
@@ -52,6 +52,35 @@ public static class Program
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{args[only + 1]}: {wall:F0} ms wall, {(process.TotalProcessorTime - cpu).TotalMilliseconds:F0} ms CPU, {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1048576.0:F1} MiB allocated, GC paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms in {GC.CollectionCount(0) - gen0} collections ({GC.CollectionCount(1) - gen1} gen1, {GC.CollectionCount(2) - gen2} gen2)"));
             }
+            return;
+        }
+        int compare = Array.IndexOf(args, "--compare");
+        if (compare >= 0 && compare + 1 < args.Length)
+        {
+            // The named configurations (as --only names them) alternated in one process on 1,000 files, after two
+            // warm-up runs each: the median of each one's times, and of its ratios to the first one's run beside it.
+            var b = new AnalyzerBenchmarks { Files = 1000 };
+            b.Setup();
+            var names = args[compare + 1].Split(',');
+            int roundsAt = Array.IndexOf(args, "--rounds");
+            int count = roundsAt >= 0 ? int.Parse(args[roundsAt + 1], CultureInfo.InvariantCulture) : 10;
+            foreach (var n in names)
+            {
+                Configuration(b, n)();
+                Configuration(b, n)();
+            }
+            var walls = names.ToDictionary(n => n, _ => new List<double>());
+            var cpus = names.ToDictionary(n => n, _ => new List<double>());
+            for (int i = 0; i < count; i++)
+                foreach (var n in names)
+                {
+                    var (w, c) = TimeWithCpu(Configuration(b, n));
+                    walls[n].Add(w);
+                    cpus[n].Add(c);
+                }
+            foreach (var n in names)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{n,-12} wall {Median(walls[n]):F0} ms ({(Median(walls[n].Select((w, i) => w / walls[names[0]][i])) - 1) * 100:+0;-0;0}%), CPU {Median(cpus[n]):F0} ms ({(Median(cpus[n].Select((c, i) => c / cpus[names[0]][i])) - 1) * 100:+0;-0;0}%)"));
             return;
         }
         if (args.Contains("--smoke"))
@@ -87,6 +116,19 @@ public static class Program
         }
         BenchmarkRunner.Run<AnalyzerBenchmarks>(args: args);
     }
+
+    /// <summary>One configuration by its command-line name: a reference analyzer, all KH analyzers, or one KH analyzer by type name.</summary>
+    private static Func<int> Configuration(AnalyzerBenchmarks b, string name) => name switch
+    {
+        "baseline" => b.Baseline,
+        "floor" => b.OperationFloor,
+        "perfile" => b.PerFile,
+        "retain" => b.PerFileRetained,
+        "codeblock" => b.CodeBlock,
+        "early" => b.Early,
+        "kh" => b.AllKernelAnalyzers,
+        _ => () => b.One(name),
+    };
 
     /// <summary>Alternating runs per size in <c>--smoke</c>: enough for a median that one slow run does not move.</summary>
     private const int Pairs = 7;
@@ -182,6 +224,10 @@ public class AnalyzerBenchmarks
 
     public int PerFile() => Run(ImmutableArray.Create<DiagnosticAnalyzer>(new PerFileBindingAnalyzer()), expected: 0);
 
+    public int Early() => Run(ImmutableArray.Create<DiagnosticAnalyzer>(new EarlyBindingAnalyzer()), expected: 0);
+
+    public int CodeBlock() => Run(ImmutableArray.Create<DiagnosticAnalyzer>(new CodeBlockBindingAnalyzer()), expected: 0);
+
     public int PerFileRetained() => Run(ImmutableArray.Create<DiagnosticAnalyzer>(new PerFileBindingAnalyzer { Retain = true }), expected: 0);
 
     [Benchmark]
@@ -195,7 +241,7 @@ public class AnalyzerBenchmarks
         // A fresh compilation each iteration: no semantic model or summary survives from the last one.
         var fresh = compilation.Clone();
         var cwa = fresh.WithAnalyzers(analyzers);
-        var diagnostics = cwa.GetAllDiagnosticsAsync().GetAwaiter().GetResult().Where(d => d.Id.StartsWith("KH", StringComparison.Ordinal) && d.Id is not ("KH0000" or "KH0001" or "KH0002")).ToList();
+        var diagnostics = cwa.GetAllDiagnosticsAsync().GetAwaiter().GetResult().Where(d => d.Id.StartsWith("KH", StringComparison.Ordinal) && d.Id is not ("KH0000" or "KH0001" or "KH0002" or "KH0003" or "KH0004")).ToList();
         if (expected >= 0 && diagnostics.Count != expected)
             throw new InvalidOperationException($"expected {expected} KH diagnostics, got {diagnostics.Count}: {string.Join("; ", diagnostics.Take(5))}");
         return diagnostics.Count;

@@ -98,15 +98,16 @@ public sealed class WaitWithoutRecheckAnalyzer : KernelRuleAnalyzer
     {
         foreach (var op in loop.DescendantsAndSelf())
         {
-            var value = op switch
+            switch (op)
             {
-                ISimpleAssignmentOperation { Target: ILocalReferenceOperation t } a when SymbolEqualityComparer.Default.Equals(t.Local, local) => a.Value,
-                ICompoundAssignmentOperation { Target: ILocalReferenceOperation t } a when SymbolEqualityComparer.Default.Equals(t.Local, local) => a.Value,
-                IArgumentOperation { Value: ILocalReferenceOperation t, Parameter.RefKind: RefKind.Ref or RefKind.Out } when SymbolEqualityComparer.Default.Equals(t.Local, local) => op,
-                _ => null,
-            };
-            if (value is not null && (value is IArgumentOperation || ReadsSharedState(value, loop, function, depth + 1)))
-                return true;
+                // Passed by ref or out: the callee sets it, from whatever state it reads.
+                case IArgumentOperation { Value: ILocalReferenceOperation t, Parameter.RefKind: RefKind.Ref or RefKind.Out } when SymbolEqualityComparer.Default.Equals(t.Local, local):
+                    return true;
+                case ISimpleAssignmentOperation { Target: ILocalReferenceOperation t } a when SymbolEqualityComparer.Default.Equals(t.Local, local) && ReadsSharedState(a.Value, loop, function, depth + 1):
+                    return true;
+                case ICompoundAssignmentOperation { Target: ILocalReferenceOperation t } a when SymbolEqualityComparer.Default.Equals(t.Local, local) && ReadsSharedState(a.Value, loop, function, depth + 1):
+                    return true;
+            }
         }
         return false;
     }

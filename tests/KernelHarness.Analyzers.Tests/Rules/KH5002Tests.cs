@@ -15,6 +15,7 @@ public class KH5002Tests
         Case("a while loop that counts its tries", Fields + @"void f() { var w = new wait_queue_entry(); int tries = 0; while (tries++ < 5) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); [|schedule()|]; } finish_wait(wq, w); }"),
         Case("a while loop on a local flag nothing sets", Fields + @"void f() { var w = new wait_queue_entry(); bool done = false; while (!done) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); [|schedule()|]; } finish_wait(wq, w); }"),
         Case("an endless loop that leaves on its own counter", Fields + @"void f() { var w = new wait_queue_entry(); for (int i = 0; ; i++) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); if (i > 3) break; [|schedule()|]; } finish_wait(wq, w); }"),
+        Case("a while loop on a local the loop only adds to", Fields + @"void f() { var w = new wait_queue_entry(); int waited = 0; while (waited < 100) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); [|schedule()|]; waited += 10; } finish_wait(wq, w); }"),
         Case("a while loop on a by-value parameter", Fields + @"void f(bool stop) { var w = new wait_queue_entry(); while (!stop) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); [|schedule()|]; } finish_wait(wq, w); }"),
         Case("schedule once after prepare_to_wait", Fields + @"void f() { var w = new wait_queue_entry(); prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); if (!ready) [|schedule()|]; finish_wait(wq, w); }"),
         Case("schedule_timeout once", Fields + @"void f() { var w = new wait_queue_entry(); prepare_to_wait_exclusive(wq, w, TASK_UNINTERRUPTIBLE); [|schedule_timeout((long)HZ)|]; finish_wait(wq, w); }"),
@@ -28,6 +29,7 @@ public class KH5002Tests
     public static IEnumerable<object[]> Silent() => new[]
     {
         Case("a local the loop sets from the device flag", Fields + @"void f() { var w = new wait_queue_entry(); bool done = false; while (!done) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); done = ready; if (!done) schedule(); } finish_wait(wq, w); }"),
+        Case("a local a helper sets through out", Fields + @"void poll_ready(out bool r) { r = ready; } void f() { var w = new wait_queue_entry(); bool done = false; while (!done) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); poll_ready(out done); if (!done) schedule(); } finish_wait(wq, w); }"),
         Case("a local a callback sets", Fields + @"readonly work_struct kick = new(); void f() { var w = new wait_queue_entry(); bool done = false; INIT_WORK(kick, x => { done = true; wake_up(wq); }); while (!done) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); schedule(); } finish_wait(wq, w); }"),
         Case("a loop until kthread_should_stop", Fields + @"void f() { var w = new wait_queue_entry(); while (!kthread_should_stop()) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); schedule(); } finish_wait(wq, w); }"),
         Case("a counting loop that also leaves on a signal", Fields + @"void f() { var w = new wait_queue_entry(); for (int i = 0; i < 10; i++) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); if (ready || signal_pending(current)) break; schedule(); } finish_wait(wq, w); }"),
