@@ -78,6 +78,7 @@ public static class Program
                     walls[n].Add(w);
                     cpus[n].Add(c);
                 }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"questions moved to a thread with more stack: {KernelHarness.Analyzers.Summaries.StackRoom.Moved}"));
             foreach (var n in names)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{n,-12} wall {Median(walls[n]):F0} ms ({(Median(walls[n].Select((w, i) => w / walls[names[0]][i])) - 1) * 100:+0;-0;0}%), CPU {Median(cpus[n]):F0} ms ({(Median(cpus[n].Select((c, i) => c / cpus[names[0]][i])) - 1) * 100:+0;-0;0}%)"));

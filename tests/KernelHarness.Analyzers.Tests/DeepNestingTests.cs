@@ -130,6 +130,27 @@ public class Dev
         Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
     }
 
+    [Fact]
+    public void A_chain_of_deeply_nested_calls_does_not_overflow_the_stack()
+    {
+        // Each link nests its call of the next 300 calls deep (900 syntax levels, within the body limit), and each
+        // callee's question is asked from the bottom of its caller's walk: 40 links overflowed the stack before
+        // StackRoom moved the questions of a long chain to a thread with room.
+        var links = string.Concat(Enumerable.Range(0, 40).Select(i => $"\n    private int link{i}(int v) => {Repeat("poll(", 300)}link{i + 1}(v){Repeat(")", 300)};"));
+        var source = Driver("spin_lock(lk);\n        link0(1);\n        spin_unlock(lk);\n    }\n" + links + "\n    private int link40(int v) { msleep(1); return v; }\n    private void unused() {");
+        int moved = StackRoom.Moved;
+        Assert.Equal(new[] { "KH1001" }, FindingsIn(source, "deep"));
+        Assert.True(StackRoom.Moved > moved);
+    }
+
+    [Fact]
+    public void A_question_moved_to_a_fresh_thread_brings_back_its_answer_or_its_exception()
+    {
+        Assert.Equal(42, StackRoom.OnFreshThread(() => 42));
+        var e = Assert.Throws<System.InvalidOperationException>(() => StackRoom.OnFreshThread<int>(() => throw new System.InvalidOperationException("from the callee")));
+        Assert.Equal("from the callee", e.Message);
+    }
+
     [Theory]
     [InlineData(1996, false)] // the body's block, the statement, the assignment, 1,996 additions and the last name: 2,000 levels
     [InlineData(1997, true)]

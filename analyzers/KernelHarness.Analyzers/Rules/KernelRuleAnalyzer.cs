@@ -50,6 +50,7 @@ public abstract class KernelRuleAnalyzer : DiagnosticAnalyzer
         {
             try
             {
+                StackRoom.Enter();
                 analyze(new FileContext(model, ctx));
             }
             finally

@@ -125,7 +125,9 @@ internal sealed class CompilationModel
         var key = (method, Eval.Key(consts));
         if (sleep.TryGetValue(key, out var cached))
             return cached;
-        var result = SleepSummaries.Compute(this, method, consts, stack ?? CallStack.Empty);
+        var result = StackRoom.IsRunningLow()
+            ? StackRoom.OnFreshThread(() => SleepSummaries.Compute(this, method, consts, stack ?? CallStack.Empty))
+            : SleepSummaries.Compute(this, method, consts, stack ?? CallStack.Empty);
         if (stack is null || stack.IsEmpty)
             sleep.TryAdd(key, result);
         return result;
@@ -188,7 +190,8 @@ internal sealed class CompilationModel
         if (analyses.TryGetValue(method, out var a))
             return a;
         stack ??= CallStack.Empty;
-        var result = PathEngine.Run(this, method, stack.Push(method));
+        var pushed = stack.Push(method);
+        var result = StackRoom.IsRunningLow() ? StackRoom.OnFreshThread(() => PathEngine.Run(this, method, pushed)) : PathEngine.Run(this, method, pushed);
         if (stack.IsEmpty || !result.HitRecursion)
             return analyses.GetOrAdd(method, result);
         return result;
@@ -323,7 +326,7 @@ internal sealed class CompilationModel
         if (visiting.Contains(method))
             return ProcessOnly.Process;
         visiting = visiting.Push(method);
-        var result = ComputeReached(method, visiting);
+        var result = StackRoom.IsRunningLow() ? StackRoom.OnFreshThread(() => ComputeReached(method, visiting)) : ComputeReached(method, visiting);
         if (visiting.Depth == 1)
             contexts.TryAdd(method, result);
         return result;
