@@ -192,13 +192,13 @@ public sealed class EmptyAnalyzer : DiagnosticAnalyzer
 
 [MemoryDiagnoser]
 [GcServer(true)] // as csc and VBCSCompiler run (see the project file)
-// Steady state, as in the long-lived compiler server: each process runs 30 warm-up iterations (every one a full
+// Steady state, as in the long-lived compiler server: each process runs 60 warm-up iterations (every one a full
 // analysis after a forced collection) before 15 measured ones. A process keeps getting faster for its first
 // 10-30 runs, longer at 250 and 500 files than at 1,000 (most likely the server collector's DATAS, which tunes
-// its heaps by the collections it sees: a small run sees few), so BenchmarkDotNet's own warm-up rule, which stops
-// once a few runs agree, measured part of the curve (see README). Three processes per case: on a shared VM whole
-// processes differ by ±20%.
-[SimpleJob(launchCount: 3, warmupCount: 30, iterationCount: 15)]
+// its heaps by the collections it sees: a small run sees few), and a KH process at 250 files was still getting
+// faster after 30, so BenchmarkDotNet's own warm-up rule, which stops once a few runs agree, measured part of the
+// curve (see README). Three processes per case: on a shared VM whole processes differ by ±20%.
+[SimpleJob(launchCount: 3, warmupCount: 60, iterationCount: 15)]
 [InvocationCount(1)]
 public class AnalyzerBenchmarks
 {
