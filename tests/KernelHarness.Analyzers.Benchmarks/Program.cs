@@ -64,24 +64,17 @@ public static class Program
             var names = args[compare + 1].Split(',');
             int roundsAt = Array.IndexOf(args, "--rounds");
             int count = roundsAt >= 0 ? int.Parse(args[roundsAt + 1], CultureInfo.InvariantCulture) : 10;
-            foreach (var n in names)
+            var configurations = names.Select(n => Configuration(b, n)).ToArray();
+            foreach (var run in configurations)
             {
-                Configuration(b, n)();
-                Configuration(b, n)();
+                run();
+                run();
             }
-            var walls = names.ToDictionary(n => n, _ => new List<double>());
-            var cpus = names.ToDictionary(n => n, _ => new List<double>());
-            for (int i = 0; i < count; i++)
-                foreach (var n in names)
-                {
-                    var (w, c) = TimeWithCpu(Configuration(b, n));
-                    walls[n].Add(w);
-                    cpus[n].Add(c);
-                }
+            var times = Alternate(configurations, count);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"questions moved to a thread with more stack: {KernelHarness.Analyzers.Summaries.StackRoom.Moved}"));
-            foreach (var n in names)
+            for (int c = 0; c < names.Length; c++)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{n,-12} wall {Median(walls[n]):F0} ms ({(Median(walls[n].Select((w, i) => w / walls[names[0]][i])) - 1) * 100:+0;-0;0}%), CPU {Median(cpus[n]):F0} ms ({(Median(cpus[n].Select((c, i) => c / cpus[names[0]][i])) - 1) * 100:+0;-0;0}%)"));
+                    $"{names[c],-12} wall {Median(times[c].Select(r => r.Wall)):F0} ms ({(MedianRatio(times[c], times[0], r => r.Wall) - 1) * 100:+0;-0;0}%), CPU {Median(times[c].Select(r => r.Cpu)):F0} ms ({(MedianRatio(times[c], times[0], r => r.Cpu) - 1) * 100:+0;-0;0}%)"));
             return;
         }
         if (args.Contains("--smoke"))
@@ -96,20 +89,15 @@ public static class Program
             {
                 var b = new AnalyzerBenchmarks { Files = n };
                 b.Setup();
-                var runs = new List<(double Base, double Floor, double Kh, double BaseCpu, double KhCpu)>();
-                for (int i = 0; i < Pairs; i++)
-                {
-                    var (baseWall, baseCpu) = TimeWithCpu(b.Baseline);
-                    var (floorWall, _) = TimeWithCpu(b.OperationFloor);
-                    var (khWall, khCpu) = TimeWithCpu(b.AllKernelAnalyzers);
-                    runs.Add((baseWall, floorWall, khWall, baseCpu, khCpu));
-                    if (args.Contains("--verbose"))
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  baseline {baseWall:F0} ms ({baseCpu:F0} ms CPU), reference {floorWall:F0} ms, KH {khWall:F0} ms ({khCpu:F0} ms CPU)"));
-                }
-                double baseMs = Median(runs.Select(r => r.Base)), khMs = Median(runs.Select(r => r.Kh));
-                double floorRatio = Median(runs.Select(r => r.Floor / r.Base)), khRatio = Median(runs.Select(r => r.Kh / r.Base));
-                double bestRatio = runs.Min(r => r.Kh) / runs.Min(r => r.Base);
-                double cpuRatio = Median(runs.Select(r => r.KhCpu / r.BaseCpu));
+                var times = Alternate(new Func<int>[] { b.Baseline, b.OperationFloor, b.AllKernelAnalyzers }, Pairs);
+                var (baseline, floor, kh) = (times[0], times[1], times[2]);
+                if (args.Contains("--verbose"))
+                    for (int i = 0; i < Pairs; i++)
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  baseline {baseline[i].Wall:F0} ms ({baseline[i].Cpu:F0} ms CPU), reference {floor[i].Wall:F0} ms, KH {kh[i].Wall:F0} ms ({kh[i].Cpu:F0} ms CPU)"));
+                double baseMs = Median(baseline.Select(r => r.Wall)), khMs = Median(kh.Select(r => r.Wall));
+                double floorRatio = MedianRatio(floor, baseline, r => r.Wall), khRatio = MedianRatio(kh, baseline, r => r.Wall);
+                double bestRatio = kh.Min(r => r.Wall) / baseline.Min(r => r.Wall);
+                double cpuRatio = MedianRatio(kh, baseline, r => r.Cpu);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{n} files: baseline {baseMs:F0} ms, all KH {khMs:F0} ms, KH overhead {(khRatio - 1) * 100:F0}% (best run against best run: {(bestRatio - 1) * 100:F0}%; in CPU time: {(cpuRatio - 1) * 100:F0}%; operation-block analyzer for reference: {(floorRatio - 1) * 100:F0}%)"));
             }
@@ -130,6 +118,23 @@ public static class Program
         "kh" => b.AllKernelAnalyzers,
         _ => () => b.One(name),
     };
+
+    /// <summary>
+    /// Runs the configurations in turn, <paramref name="rounds"/> times (<c>--smoke</c>, <c>--compare</c>): each run's wall
+    /// and CPU time, by configuration and round, so that a run can be compared with the others' runs beside it.
+    /// </summary>
+    private static (double Wall, double Cpu)[][] Alternate(IReadOnlyList<Func<int>> configurations, int rounds)
+    {
+        var times = configurations.Select(_ => new (double Wall, double Cpu)[rounds]).ToArray();
+        for (int i = 0; i < rounds; i++)
+            for (int c = 0; c < configurations.Count; c++)
+                times[c][i] = TimeWithCpu(configurations[c]);
+        return times;
+    }
+
+    /// <summary>The median, over the rounds, of one configuration's time divided by the reference's in the same round.</summary>
+    private static double MedianRatio((double Wall, double Cpu)[] runs, (double Wall, double Cpu)[] reference, Func<(double Wall, double Cpu), double> time)
+        => Median(runs.Select((r, i) => time(r) / time(reference[i])));
 
     /// <summary>Alternating runs per size in <c>--smoke</c>: enough for a median that one slow run does not move.</summary>
     private const int Pairs = 7;
