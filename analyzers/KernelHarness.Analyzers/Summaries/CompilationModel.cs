@@ -125,9 +125,8 @@ internal sealed class CompilationModel
         var key = (method, Eval.Key(consts));
         if (sleep.TryGetValue(key, out var cached))
             return cached;
-        var result = StackRoom.IsRunningLow()
-            ? StackRoom.OnFreshThread(() => SleepSummaries.Compute(this, method, consts, stack ?? CallStack.Empty))
-            : SleepSummaries.Compute(this, method, consts, stack ?? CallStack.Empty);
+        var result = StackRoom.Answer((Model: this, Method: method, Consts: consts, Stack: stack ?? CallStack.Empty),
+            static q => SleepSummaries.Compute(q.Model, q.Method, q.Consts, q.Stack));
         if (stack is null || stack.IsEmpty)
             sleep.TryAdd(key, result);
         return result;
@@ -190,8 +189,7 @@ internal sealed class CompilationModel
         if (analyses.TryGetValue(method, out var a))
             return a;
         stack ??= CallStack.Empty;
-        var pushed = stack.Push(method);
-        var result = StackRoom.IsRunningLow() ? StackRoom.OnFreshThread(() => PathEngine.Run(this, method, pushed)) : PathEngine.Run(this, method, pushed);
+        var result = StackRoom.Answer((Model: this, Method: method, Stack: stack.Push(method)), static q => PathEngine.Run(q.Model, q.Method, q.Stack));
         if (stack.IsEmpty || !result.HitRecursion)
             return analyses.GetOrAdd(method, result);
         return result;
@@ -326,7 +324,7 @@ internal sealed class CompilationModel
         if (visiting.Contains(method))
             return ProcessOnly.Process;
         visiting = visiting.Push(method);
-        var result = StackRoom.IsRunningLow() ? StackRoom.OnFreshThread(() => ComputeReached(method, visiting)) : ComputeReached(method, visiting);
+        var result = StackRoom.Answer((Model: this, Method: method, Visiting: visiting), static q => q.Model.ComputeReached(q.Method, q.Visiting));
         if (visiting.Depth == 1)
             contexts.TryAdd(method, result);
         return result;

@@ -40,8 +40,20 @@ internal static class StackRoom
     /// </summary>
     public static void Enter() => Mark(Position());
 
+    /// <summary>
+    /// Answers a question about a callee: here, or on a fresh thread when this one has used its share of stack. The
+    /// question's inputs come as <paramref name="input"/> to a static lambda, so that asking here (nearly always)
+    /// allocates nothing: a lambda capturing the asker's parameters would cost an allocation on every call of the
+    /// asker, cached answers included.
+    /// </summary>
+    public static TAnswer Answer<TInput, TAnswer>(TInput input, Func<TInput, TAnswer> question)
+        => IsRunningLow() ? OnFreshThread(input, question) : question(input);
+
+    // (The closure over the input is made here, only when the question moves.)
+    private static TAnswer OnFreshThread<TInput, TAnswer>(TInput input, Func<TInput, TAnswer> question) => OnFreshThread(() => question(input));
+
     /// <summary>Has this thread used its share of stack, so that the next callee's question should go to a fresh thread?</summary>
-    public static bool IsRunningLow()
+    private static bool IsRunningLow()
     {
         long position = Position();
         Mark(position);
