@@ -43,7 +43,7 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         {
             System.Action<Diagnostic> report = file.Report;
             foreach (var site in file.Operations())
-                if (CheckedKinds.Contains(site.Operation.Kind))
+                if (CheckedKinds.Contains(site.Operation.Kind) && !IsExternMethod(site.Member))
                     checker.Operation(site.Operation, report);
             // An initializer that only names a static field is kept as that use, not bound (CompilationIndex.NamedFieldsIn).
             foreach (var (field, name) in file.Model.Index.NamedFieldsIn(file.Tree))
@@ -73,6 +73,28 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
         if (file is null || text is null)
             return Allowlist.Default;
         return Allowlist.Parse(text.ToString(), System.IO.Path.GetFileName(file.Path), out _);
+    }
+
+    /// <summary>
+    /// An extern method (a P/Invoke) has no body: its operations are its attributes' (<c>[DllImport("libc")]</c>).
+    /// The declaration is reported once, as native code (<see cref="Checker.Declarations"/>), not again for them.
+    /// </summary>
+    private static bool IsExternMethod(ISymbol member)
+        => member is IMethodSymbol m && (m.IsExtern || m.GetDllImportData() is not null);
+
+    /// <summary>
+    /// The expression a member access reads from: for <c>x?.M()</c> the instance is a placeholder for <c>x</c>,
+    /// the operand of the nearest conditional access whose when-not-null part holds the access.
+    /// </summary>
+    private static IOperation Receiver(IOperation instance)
+    {
+        if (Summaries.Eval.Unwrap(instance) is not IConditionalAccessInstanceOperation)
+            return instance;
+        var child = instance;
+        for (var parent = instance.Parent; parent is not null; child = parent, parent = parent.Parent)
+            if (parent is IConditionalAccessOperation access && access.WhenNotNull == child)
+                return access.Operation;
+        return instance;
     }
 
     private sealed class Checker
@@ -105,7 +127,7 @@ public sealed class ApiNotAllowedAnalyzer : KernelRuleAnalyzer
                 IFieldReferenceOperation f => f.Instance,
                 _ => null,
             };
-            if (instance is not null && Summaries.Eval.Unwrap(instance) is IObjectCreationOperation or IInvocationOperation or IPropertyReferenceOperation or IFieldReferenceOperation
+            if (instance is not null && Summaries.Eval.Unwrap(Receiver(instance)) is IObjectCreationOperation or IInvocationOperation or IPropertyReferenceOperation or IFieldReferenceOperation
                 && instance.Type is not null && Why(instance.Type, null) is not null)
                 return;
             string? refused = null;

@@ -34,7 +34,8 @@ public class KH9001Tests
         Case("stackalloc (localloc)", @"int f() { System.Span<byte> s = [|stackalloc byte[16]|]; return s.Length; }"),
         Case("a refused type as a type argument", @"object f() { var l = [|new System.Collections.Generic.List<System.Threading.Thread>()|]; return l; }"),
         Case("a field of a refused type", @"System.IO.Stream? [|s|];"),
-        Case("P/Invoke", @"[{|KH9001:System.Runtime.InteropServices.DllImport(""libc"")|}] static extern int [|getpid|]();"),
+        Case("P/Invoke: the declaration once, not its DllImport again", @"[System.Runtime.InteropServices.DllImport(""libc"")] static extern int [|getpid|]();"),
+        Case("a refused member reached through ?. on a refused value: once", @"void f() { [|typeof(Driver).GetMethod(""f"")|]?.Invoke(this, null); }"),
         Case("Task.Run", @"void f() { [|System.Threading.Tasks.Task.Run(() => { })|]; }"),
         Case("the simulated machine itself", @"object f() => [|KernelHarness.Runtime.Machine.Current|]!;"),
     };
