@@ -25,9 +25,10 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
         var irqs = IrqRequests.Get(model);
         foreach (var r in irqs.RequestsIn(file.Operations(OperationKind.Invocation)))
         {
-            if (r.Flags is not ulong f || (f & irqs.Shared) == 0 || r.Handler is null || r.DevKey is null or "null")
+            // A null dev_id (KH4001's finding) leaves the handler no device object to read: it is judged all the same.
+            if (r.Flags is not ulong f || (f & irqs.Shared) == 0 || r.Handler is null || r.DevKey is null)
                 continue;
-            var handler = Target(r.Handler);
+            var handler = Target(model.Index, r.Handler);
             if (handler is null)
                 continue;
             var body = model.Index.BodyOf(handler.OriginalDefinition);
@@ -38,7 +39,8 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
         }
     }
 
-    private static IMethodSymbol? Target(IOperation op)
+    /// <summary>The handler a registration passes: written there, or the one delegate a field, property or local holds.</summary>
+    private static IMethodSymbol? Target(CompilationIndex index, IOperation op)
     {
         op = Eval.Unwrap(op);
         if (op is IDelegateCreationOperation d)
@@ -47,6 +49,8 @@ public sealed class SharedHandlerClaimsEverythingAnalyzer : KernelRuleAnalyzer
         {
             IMethodReferenceOperation m => m.Method,
             IAnonymousFunctionOperation a => a.Symbol,
+            IFieldReferenceOperation or IPropertyReferenceOperation or ILocalReferenceOperation
+                => index.DelegateTargets(op) is { Count: 1 } stored ? stored[0] : null,
             _ => null,
         };
     }

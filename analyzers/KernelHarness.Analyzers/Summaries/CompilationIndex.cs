@@ -821,6 +821,17 @@ internal sealed class CompilationIndex
     }
 
     /// <summary>Adds the methods a delegate-valued expression may denote (a list, not an iterator: asked of every registration).</summary>
+    /// <summary>
+    /// The methods a delegate value may call: the method of a method group, a lambda (or the method it only forwards
+    /// to), or each delegate stored in the field, property or local the value reads.
+    /// </summary>
+    public List<IMethodSymbol> DelegateTargets(IOperation value)
+    {
+        var targets = new List<IMethodSymbol>(1);
+        AddTargets(value, 0, targets);
+        return targets;
+    }
+
     private void AddTargets(IOperation? op, int depth, List<IMethodSymbol> into)
     {
         if (op is null || depth > 4)

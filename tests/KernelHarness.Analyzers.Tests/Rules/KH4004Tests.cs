@@ -13,6 +13,8 @@ public class KH4004Tests
         Case("static handler that always claims", @"static irqreturn_t isr(int i, object? d) { tasklet_hi(); return IRQ_HANDLED; } static void tasklet_hi() { } int f() => request_irq(irq, [|isr|], IRQF_SHARED, ""d"", this);"),
         Case("lambda that always claims", @"int f() => request_irq(irq, [|(i, d) => IRQ_HANDLED|], IRQF_SHARED, ""d"", dev);"),
         Case("static handler on a field dev_id", @"static int hits; static irqreturn_t isr(int i, object? d) { hits++; return IRQ_HANDLED; } int f() => request_irq(irq, [|isr|], IRQF_SHARED | IRQF_TRIGGER_LOW, ""d"", dev);"),
+        Case("handler stored in a field, then registered", @"irq_handler_t? handler; static irqreturn_t isr(int i, object? d) => IRQ_HANDLED; void init() { handler = isr; } int f() => request_irq(irq, [|handler|]!, IRQF_SHARED, ""d"", dev);"),
+        Case("lambda that always claims, with a null dev_id too", @"int f() => request_irq(irq, [|(i, d) => IRQ_HANDLED|], IRQF_SHARED, ""d"", null);"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -22,6 +24,8 @@ public class KH4004Tests
         Case("instance handler reading this, registered with this", @"irqreturn_t isr(int i, object? d) { if (!busy) count++; return IRQ_HANDLED; } int f() => request_irq(irq, isr, IRQF_SHARED, ""d"", this);"),
         Case("helper call on the device", @"static bool pending(Device d) => d.count > 0; static irqreturn_t isr(int i, object? d) { pending((Device)d!); return IRQ_HANDLED; } int f() => request_irq(irq, isr, IRQF_SHARED, ""d"", dev);"),
         Case("not shared", @"int f() => request_irq(irq, (i, d) => IRQ_HANDLED, 0, ""d"", dev);"),
+        Case("handler stored in a field reads its device", @"irq_handler_t? handler; static irqreturn_t isr(int i, object? d) => d is Device { count: > 0 } ? IRQ_HANDLED : IRQ_NONE; void init() { handler = isr; } int f() => request_irq(irq, handler!, IRQF_SHARED, ""d"", dev);"),
+        Case("a field that may hold either of two handlers", @"irq_handler_t? handler; static irqreturn_t a(int i, object? d) => IRQ_HANDLED; irqreturn_t b(int i, object? d) => busy ? IRQ_HANDLED : IRQ_NONE; void init(bool x) { if (x) handler = a; else handler = b; } int f() => request_irq(irq, handler!, IRQF_SHARED, ""d"", dev);"),
         Case("thread_fn is not the hard-IRQ handler", @"int f() => request_threaded_irq(irq, (i, d) => d == dev ? IRQ_WAKE_THREAD : IRQ_NONE, (i, d) => IRQ_HANDLED, IRQF_SHARED, ""d"", dev);"),
     };
 
