@@ -536,6 +536,13 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     private static bool IsPointerType(ITypeSymbol? t)
         => t is not null && t.Name is "kptr" or "page" && t.ContainingNamespace is { Name: "KernelHarness", ContainingNamespace.IsGlobalNamespace: true };
 
+    /// <summary>
+    /// A ulong field: <c>__get_free_pages</c> returns an address, as Linux's <c>unsigned long</c>, and drivers keep it in
+    /// such a field. Its provenance is looked up (once per field: most are counters, and have none).
+    /// </summary>
+    private static bool IsAddressField(IOperation op)
+        => op is IFieldReferenceOperation { Type.SpecialType: SpecialType.System_UInt64 };
+
     /// <summary>The allocation a value denotes on this path, without creating one.</summary>
     private int? Peek(IOperation op, PState s)
     {
@@ -548,8 +555,9 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         if (s.Vars.TryGetValue(key, out var id))
             return id >= 0 ? id : null;
         // Not assigned on this path: a pointer field's provenance, or a pointer parameter/field of unknown origin.
-        // (Only a kptr or page field can hold an allocation: the counters and locks a walk meets are not looked up.)
-        Origin? origin = !IsPointerType(op.Type) ? null : op switch
+        // (Only a kptr or page field, or a ulong field holding __get_free_pages' address, can hold an allocation:
+        // the counters and locks a walk meets are not looked up.)
+        Origin? origin = !IsPointerType(op.Type) && !IsAddressField(op) ? null : op switch
         {
             IFieldReferenceOperation f => pm.FieldOrigin(f.Field),
             IPropertyReferenceOperation p => pm.FieldOrigin(p.Property),

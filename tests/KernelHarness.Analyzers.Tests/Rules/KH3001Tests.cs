@@ -26,6 +26,7 @@ public class KH3001Tests
         Case("freed through a parameter of a helper", @"void release(kptr x) { count--; kfree(x); } void f() { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); if (p == NULL) return; [|release(p)|]; }"),
         Case("field filled from a cache, freed with kfree elsewhere", @"int init() { obj = kmem_cache_alloc(cache_a, GFP_KERNEL); return obj == NULL ? -ENOMEM : 0; } void exit() { [|kfree(obj)|]; }"),
         Case("field filled through a helper", @"kptr make() => kmem_cache_zalloc(cache_b, GFP_KERNEL); int init() { buf = make(); return 0; } void exit() { [|kmem_cache_free(cache_a, buf)|]; }"),
+        Case("page address kept in a ulong field, freed with another order", @"ulong pages; int init() { pages = __get_free_pages(GFP_KERNEL, 2); return pages == 0 ? -ENOMEM : 0; } void exit() { [|free_pages(pages, 1)|]; }"),
         Case("cache passed to a helper that allocates from it", @"kptr from(kmem_cache c) => kmem_cache_alloc(c, GFP_KERNEL); void f() { var p = from(cache_a); [|kmem_cache_free(cache_b, p)|]; }"),
     };
 
@@ -40,6 +41,8 @@ public class KH3001Tests
         Case("kfree of krealloc memory", @"void f() { var p = kmalloc(64, GFP_KERNEL); var q = krealloc(p, 128, GFP_KERNEL); if (q == NULL) { kfree(p); return; } kfree(q); }"),
         Case("kmem_cache_free to the same cache", @"void f() { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); if (p == NULL) return; kmem_cache_free(cache_a, p); }"),
         Case("free_pages with the same order", @"void f() { var a = __get_free_pages(GFP_KERNEL, 2); if (a == 0) return; free_pages(a, 2); }"),
+        Case("page address kept in a ulong field, freed with the same order", @"ulong pages; int init() { pages = __get_free_pages(GFP_KERNEL, 2); return pages == 0 ? -ENOMEM : 0; } void exit() { free_pages(pages, 2); }"),
+        Case("a ulong field of unknown origin", @"ulong pages; void set(ulong a) => pages = a; void exit() { free_pages(pages, 1); }"),
         Case("order not a constant", @"void f(int o) { var a = __get_free_pages(GFP_KERNEL, 2); free_pages(a, o); }"),
         Case("cache from a parameter", @"void f(kmem_cache c) { var p = kmem_cache_alloc(c, GFP_KERNEL); kmem_cache_free(cache_a, p); }"),
         Case("reassigned before the free", @"void f() { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); kmem_cache_free(cache_a, p); p = kmalloc(8, GFP_KERNEL); kfree(p); }"),
