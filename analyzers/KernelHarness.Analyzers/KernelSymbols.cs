@@ -191,7 +191,7 @@ internal sealed class KernelSymbols
 internal enum Role
 {
     None = 0, CurrentTask, Jiffies, TimeComparison, PrepareToWait, FinishWait, Schedule, WaitEvent, InitMm,
-    InTaskPredicate, InInterruptPredicate, NullPointer, NullCheck, ErrorCheck, BusyWait, Dereference, GfpFlags,
+    InTaskPredicate, InInterruptPredicate, NullPointer, NullCheck, ErrorCheck, BusyWait, Dereference, GfpFlags, ReturnsErrno,
 }
 
 /// <summary>KernelHarness.LockKind, mirrored.</summary>

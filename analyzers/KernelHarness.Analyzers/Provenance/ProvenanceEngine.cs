@@ -42,8 +42,12 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         // Made when a path first learns a constant or captures a value (graph walks only): most never do.
         public Dictionary<string, long>? Consts;
         public Dictionary<CaptureId, int>? Captures;
+        // Locals holding an errno result on this path: false while it may still be 0 (err = request_irq(…)), true
+        // once a test has shown it is not (if (err != 0), if (err < 0)).
+        public Dictionary<string, bool>? Errnos;
 
         private static readonly Dictionary<string, long> NoConsts = new();
+        private static readonly Dictionary<string, bool> NoErrnos = new();
 
         public PState()
             : this(new Dictionary<string, int>(), new Dictionary<int, AState>())
@@ -61,6 +65,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
         {
             Consts = Consts is null ? null : new Dictionary<string, long>(Consts),
             Captures = Captures is null ? null : new Dictionary<CaptureId, int>(Captures),
+            Errnos = Errnos is null ? null : new Dictionary<string, bool>(Errnos),
         };
 
         /// <summary>
@@ -72,7 +77,8 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             => SameEntries(Vars, other.Vars, static (x, y) => x == y)
                && SameEntries(Allocs, other.Allocs, static (x, y) => x.Status == y.Status && x.Checked == y.Checked && x.Escaped == y.Escaped
                                                                        && (x.FreedAt?.SourceSpan.Start ?? -1) == (y.FreedAt?.SourceSpan.Start ?? -1))
-               && SameEntries(Consts ?? NoConsts, other.Consts ?? NoConsts, static (x, y) => x == y);
+               && SameEntries(Consts ?? NoConsts, other.Consts ?? NoConsts, static (x, y) => x == y)
+               && SameEntries(Errnos ?? NoErrnos, other.Errnos ?? NoErrnos, static (x, y) => x == y);
 
         private static bool SameEntries<TKey, TValue>(Dictionary<TKey, TValue> a, Dictionary<TKey, TValue> b, System.Func<TValue, TValue, bool> same)
             where TKey : notnull
@@ -342,6 +348,10 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             (s.Consts ??= new Dictionary<string, long>())[key] = c;
         else
             s.Consts?.Remove(key);
+        if (local && Summaries.Eval.Unwrap(value) is IInvocationOperation call && k.Info(call.TargetMethod).Role == Role.ReturnsErrno)
+            (s.Errnos ??= new Dictionary<string, bool>())[key] = false;
+        else
+            s.Errnos?.Remove(key);
     }
 
     private void Escape(int id, PState s)
@@ -614,6 +624,11 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             Refine(not.Operand, s, !value);
             return;
         }
+        if (op is IBinaryOperation compared && ErrorShownBy(compared, value, s) is { } errKey)
+        {
+            (s.Errnos ??= new Dictionary<string, bool>())[errKey] = true;
+            return;
+        }
         IOperation? subject = null;
         bool nullWhenTrue = true;
         if (op is IBinaryOperation { OperatorKind: BinaryOperatorKind.Equals or BinaryOperatorKind.NotEquals } b)
@@ -637,6 +652,34 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             s.Allocs[id] = st.Status == Status.Live ? st with { Status = Status.Null, Checked = true } : st with { Checked = true };
         else
             s.Allocs[id] = st with { Checked = true };
+    }
+
+    /// <summary>
+    /// The local a comparison with 0 shows to hold a negative errno on this branch: <c>err &lt; 0</c> of any signed
+    /// local (the kernel's convention for a negative result), <c>err != 0</c> of one holding the result of a function
+    /// that returns 0 or a negative errno (<c>err = request_irq(…)</c>). Null for any other test.
+    /// </summary>
+    private string? ErrorShownBy(IBinaryOperation b, bool value, PState s)
+    {
+        var (subject, kind) = IsZero(b.RightOperand) ? (b.LeftOperand, b.OperatorKind)
+            : IsZero(b.LeftOperand) ? (b.RightOperand, Mirrored(b.OperatorKind))
+            : (null, b.OperatorKind);
+        if (subject is null || Summaries.Eval.Unwrap(subject) is not ILocalReferenceOperation local || !IsSignedInt(local.Type) || VarKey(local) is not { } key)
+            return null;
+        bool negative = (kind, value) is (BinaryOperatorKind.LessThan, true) or (BinaryOperatorKind.GreaterThanOrEqual, false);
+        bool nonZero = (kind, value) is (BinaryOperatorKind.NotEquals, true) or (BinaryOperatorKind.Equals, false);
+        return negative || (nonZero && s.Errnos is not null && s.Errnos.ContainsKey(key)) ? key : null;
+
+        static bool IsZero(IOperation op) => op.ConstantValue.HasValue && ProvenanceModel.ToLong(op.ConstantValue.Value) == 0;
+
+        static BinaryOperatorKind Mirrored(BinaryOperatorKind k) => k switch
+        {
+            BinaryOperatorKind.LessThan => BinaryOperatorKind.GreaterThan,
+            BinaryOperatorKind.GreaterThan => BinaryOperatorKind.LessThan,
+            BinaryOperatorKind.LessThanOrEqual => BinaryOperatorKind.GreaterThanOrEqual,
+            BinaryOperatorKind.GreaterThanOrEqual => BinaryOperatorKind.LessThanOrEqual,
+            _ => k,
+        };
     }
 
     private void Exit(PState s, IOperation? returned)
@@ -667,6 +710,8 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             return ProvenanceModel.ToLong(u.ConstantValue.Value) is long n && n < 0 && IsSignedInt(v.Type) ? u.Syntax.ToString() : null;
         if (u is ILocalReferenceOperation && VarKey(u) is { } key && s.Consts is not null && s.Consts.TryGetValue(key, out var c) && c < 0)
             return u.Syntax.ToString() + " (" + c.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")";
+        if (u is ILocalReferenceOperation && VarKey(u) is { } errKey && s.Errnos is not null && s.Errnos.TryGetValue(errKey, out var shown) && shown)
+            return u.Syntax.ToString() + " (a negative errno)";
         if (u is IInvocationOperation inv && k.DisplayName(inv.TargetMethod) == "ERR_PTR" && inv.Arguments.Length == 1
             && ErrorText(inv.Arguments[0].Value, s) is not null)
             return u.Syntax.ToString();

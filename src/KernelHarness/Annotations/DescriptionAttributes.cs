@@ -242,6 +242,8 @@ public enum KernelRole
     Dereference,
     /// <summary>A GFP flag composition (<c>GFP_KERNEL</c>, …).</summary>
     GfpFlags,
+    /// <summary>Returns 0 or a negative errno (<c>request_irq</c>, <c>mutex_lock_interruptible</c>, …): a non-zero result is an error to pass up.</summary>
+    ReturnsErrno,
 }
 
 /// <summary>Gives a member a <see cref="KernelRole"/>.</summary>

@@ -18,6 +18,9 @@ public class KH3004Tests
         Case("allocation from a helper leaks", @"kptr make() => kmem_cache_zalloc(cache_b, GFP_KERNEL); int f(bool bad) { var p = make(); if (p == NULL) return -ENOMEM; if (bad) [|return -EIO;|] buf = p; return 0; }"),
         Case("handed to a helper that only fills it", @"void fill(kptr p) { if (p != NULL) memset(p, 0, 64); } int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; fill(a); if (bad) [|return -EINVAL;|] obj = a; return 0; }"),
         Case("handed through two read-only helpers", @"void zero(kptr p) => memset(p, 0, 64); void prepare(kptr p) => zero(p); int f(bool bad) { var a = kzalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; prepare(a); if (bad) [|return -EIO;|] obj = a; return 0; }"),
+        Case("request_irq's errno passed up", @"int f(uint irq) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int err = request_irq(irq, (i, d) => IRQ_NONE, IRQF_SHARED, ""x"", this); if (err != 0) [|return err;|] buf = p; return 0; }"),
+        Case("a negative result passed up", @"int setup() => count > 0 ? 0 : -EIO; int f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = setup(); if (ret < 0) [|return ret;|] buf = p; return 0; }"),
+        Case("mutex_lock_interruptible's -EINTR passed up", @"readonly mutex cfg = new(); int f() { var p = kzalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = mutex_lock_interruptible(cfg); if (0 != ret) [|return ret;|] buf = p; mutex_unlock(cfg); return 0; }"),
         Case("ERR_PTR return", @"kptr f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return ERR_PTR(-ENOMEM); if (bad) [|return ERR_PTR(-EINVAL);|] return p; }"),
     };
 
@@ -31,6 +34,10 @@ public class KH3004Tests
         Case("handed to a helper that passes it on to one that stores it", @"void keep(kptr p) { obj = p; } void setup(kptr p) { memset(p, 0, 8); keep(p); } int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; setup(a); if (bad) return -EINVAL; return 0; }"),
         Case("handed to a helper that returns it", @"kptr id(kptr p) => p; int f(bool bad) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; buf = id(a); if (bad) return -EINVAL; return 0; }"),
         Case("returned", @"kptr f() { var a = kmalloc(64, GFP_KERNEL); return a; }"),
+        Case("request_irq's result returned once it is known to be 0", @"int f(uint irq) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int err = request_irq(irq, (i, d) => IRQ_NONE, IRQF_SHARED, ""x"", this); if (err == 0) return err; kfree(p); return err; }"),
+        Case("a non-zero result of a function with no errno convention", @"int pending() => count; int f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int n = pending(); if (n != 0) return n; buf = p; return 0; }"),
+        Case("the errno local overwritten before the return", @"int f(uint irq) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int err = request_irq(irq, (i, d) => IRQ_NONE, IRQF_SHARED, ""x"", this); if (err != 0) { err = 1; return err; } buf = p; return 0; }"),
+        Case("the errno freed on its error path", @"int f(uint irq) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int err = request_irq(irq, (i, d) => IRQ_NONE, IRQF_SHARED, ""x"", this); if (err != 0) { kfree(p); return err; } buf = p; return 0; }"),
         Case("success path keeps it", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; buf = a; return 0; }"),
         Case("goto-style cleanup", @"int f() { int ret; var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; var b = kmalloc(64, GFP_KERNEL); if (b == NULL) { ret = -ENOMEM; goto free_a; } obj = a; buf = b; return 0; free_a: kfree(a); return ret; }"),
         Case("non-error return", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; memset(a, 0, 64); return 1; }"),
