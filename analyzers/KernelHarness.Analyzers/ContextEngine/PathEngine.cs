@@ -698,14 +698,19 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                     : "this deadlocks";
                 Add(Finding.Create(DiagnosticIds.LockNotReleased, at, ImmutableArray.Create(existing.Site),
                     $"{h.Api}() acquires {Kinds.Noun(h.Kind)} '{h.Display}' again while it is already held (taken at {Kinds.Where(existing.Site)}): {why}"));
+                // The path goes on holding the first only; a release the code pairs with the second acquire is then
+                // one too many, but it follows from the deadlock already reported, not a mistake of its own.
                 if (!readers)
-                    return s;
+                    return s.WithFact(DeadlockFact + h.Key, true);
             }
         }
         if (s.Held.Count >= MaxHeld)
             return s;
         return s.Push(h);
     }
+
+    /// <summary>The fact a path knows once it has acquired a lock it held (followed by the lock's key): see <see cref="Acquire"/>.</summary>
+    private const string DeadlockFact = "deadlock:";
 
     /// <summary>Is <paramref name="h"/> a lock (not a context such as disabled interrupts) held under <paramref name="key"/>?</summary>
     private static bool IsLockUnder(Held h, string key) => h.Key == key && !Kinds.IsContext(h.Kind);
@@ -783,6 +788,8 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             default:
             {
                 int i = Last(null, heldKey: key);
+                if (i < 0 && s.Facts.ContainsKey(DeadlockFact + key))
+                    return s;
                 if (i < 0)
                 {
                     var display = inv.Arguments.Length > 0 ? LockRef.Display(inv.Arguments[0].Value) : Pretty(key);
