@@ -16,6 +16,7 @@ public class KH6001Tests
         Case("init_mm on the left", @"bool f() => [|init_mm == current.mm|];"),
         Case("another task's mm", @"bool f(task_struct t) => [|t.mm == init_mm|];"),
         Case("in a condition", @"int f() { if ([|current.mm == init_mm|]) return -EINVAL; return 0; }"),
+        Case("a local holding current.mm", @"int f() { var mm = current.mm; if ([|mm == init_mm|]) return -EINVAL; return 0; }"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -24,6 +25,8 @@ public class KH6001Tests
         Case("current.mm is null", @"bool f() => current.mm is null;"),
         Case("active_mm compared with init_mm", @"bool f() => current.active_mm == init_mm;"),
         Case("two task mms", @"bool f(task_struct t) => t.mm == current.mm;"),
+        Case("a local that may hold another mm by the time it is compared", @"bool f(mm_struct other) { var mm = current.mm; if (mm == null) mm = other; return mm == init_mm; }"),
+        Case("a page-table walker's mm parameter", @"bool kernel_range(mm_struct mm) => mm == init_mm;"),
     };
 
     [Theory]
@@ -50,6 +53,22 @@ public sealed class Driver
 {
     bool f() => {|#0:current.mm != init_mm|};
 }", Expected.Diagnostic("KH6001", 0).WithMessage("'current.mm != init_mm' does not tell a kernel thread from a user task: kernel threads have mm == null; test 'current.mm != null'"));
+    }
+
+    [Fact]
+    public void Fix_compares_a_local_holding_the_mm_with_null()
+    {
+        const string before = @"
+public sealed class Driver
+{
+    bool a() { var mm = current.mm; return mm == init_mm; }
+}";
+        const string after = @"
+public sealed class Driver
+{
+    bool a() { var mm = current.mm; return mm == null; }
+}";
+        Verify<InitMmUserContextTestAnalyzer>.CodeFix<InitMmCodeFixProvider>(before, after, after, InitMmCodeFixProvider.EquivalenceKey);
     }
 
     [Fact]
