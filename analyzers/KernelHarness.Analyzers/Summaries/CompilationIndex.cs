@@ -820,7 +820,6 @@ internal sealed class CompilationIndex
         return list;
     }
 
-    /// <summary>Adds the methods a delegate-valued expression may denote (a list, not an iterator: asked of every registration).</summary>
     /// <summary>
     /// The methods a delegate value may call: the method of a method group, a lambda (or the method it only forwards
     /// to), or each delegate stored in the field, property or local the value reads.
@@ -832,6 +831,7 @@ internal sealed class CompilationIndex
         return targets;
     }
 
+    /// <summary>Adds the methods a delegate-valued expression may denote (a list, not an iterator: asked of every registration).</summary>
     private void AddTargets(IOperation? op, int depth, List<IMethodSymbol> into)
     {
         if (op is null || depth > 4)
