@@ -706,7 +706,8 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         }
         if (s.Held.Count >= MaxHeld)
             return s;
-        return s.Push(h);
+        // Taken afresh after a self-deadlock's releases: its releases count again.
+        return (s.Facts.IsEmpty ? s : s.WithoutFact(DeadlockFact + h.Key)).Push(h);
     }
 
     /// <summary>The fact a path knows once it has acquired a lock it held (followed by the lock's key): see <see cref="Acquire"/>.</summary>

@@ -69,6 +69,7 @@ internal sealed class State
     public State WithHeld(ImmutableList<Held> held) => new(held, Facts, PendingByKey);
     public State Push(Held h) => new(Held.Add(h), Facts, PendingByKey);
     public State WithFact(string key, bool value) => new(Held, Facts.SetItem(key, value), PendingByKey);
+    public State WithoutFact(string key) => Facts.ContainsKey(key) ? new(Held, Facts.Remove(key), PendingByKey) : this;
     public State WithPending(string key, Pending p) => new(Held, Facts, PendingByKey.SetItem(key, p));
 
     /// <summary>Does this state know a fact or wait on a trylock (else an assignment has nothing to forget)?</summary>

@@ -44,6 +44,8 @@ public class KH2003Tests
     void f() { spin_lock(rx_lock); [|spin_lock(rx_lock)|]; spin_unlock(rx_lock); }"),
         Case("double acquire, with an unlock for each: the deadlock only", @"
     void f() { spin_lock(rx_lock); [|spin_lock(rx_lock)|]; spin_unlock(rx_lock); spin_unlock(rx_lock); }"),
+        Case("double acquire, then the lock taken afresh and released twice", @"
+    void f() { spin_lock(rx_lock); [|spin_lock(rx_lock)|]; spin_unlock(rx_lock); spin_lock(rx_lock); spin_unlock(rx_lock); [|spin_unlock(rx_lock)|]; }"),
         Case("double unlock", @"
     void f() { spin_lock(rx_lock); spin_unlock(rx_lock); [|spin_unlock(rx_lock)|]; }"),
         Case("rcu_read_lock not undone on a return", @"
