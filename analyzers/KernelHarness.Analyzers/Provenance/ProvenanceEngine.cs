@@ -661,16 +661,15 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     /// </summary>
     private string? ErrorShownBy(IBinaryOperation b, bool value, PState s)
     {
-        var (subject, kind) = IsZero(b.RightOperand) ? (b.LeftOperand, b.OperatorKind)
-            : IsZero(b.LeftOperand) ? (b.RightOperand, Mirrored(b.OperatorKind))
+        // (Of an int, "nullish" is 0: the same test the NULL checks below use.)
+        var (subject, kind) = pm.IsNullish(b.RightOperand) ? (b.LeftOperand, b.OperatorKind)
+            : pm.IsNullish(b.LeftOperand) ? (b.RightOperand, Mirrored(b.OperatorKind))
             : (null, b.OperatorKind);
         if (subject is null || Summaries.Eval.Unwrap(subject) is not ILocalReferenceOperation local || !IsSignedInt(local.Type) || VarKey(local) is not { } key)
             return null;
         bool negative = (kind, value) is (BinaryOperatorKind.LessThan, true) or (BinaryOperatorKind.GreaterThanOrEqual, false);
         bool nonZero = (kind, value) is (BinaryOperatorKind.NotEquals, true) or (BinaryOperatorKind.Equals, false);
         return negative || (nonZero && s.Errnos is not null && s.Errnos.ContainsKey(key)) ? key : null;
-
-        static bool IsZero(IOperation op) => op.ConstantValue.HasValue && ProvenanceModel.ToLong(op.ConstantValue.Value) == 0;
 
         static BinaryOperatorKind Mirrored(BinaryOperatorKind k) => k switch
         {
