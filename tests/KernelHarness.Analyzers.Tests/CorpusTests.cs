@@ -99,13 +99,10 @@ public class CorpusTests
         }
         foreach (var r in report)
             output.WriteLine(r);
-        var thin = RuleIds().Where(id => !tally.TryGetValue(id, out var t) || t.TruePositives + t.FalseNegatives < FindingsPerRule).ToList();
+        var thin = TestProject.AllDescriptors.Select(d => d.Id).Where(id => !tally.TryGetValue(id, out var t) || t.TruePositives + t.FalseNegatives < FindingsPerRule).ToList();
         Assert.True(thin.Count == 0, $"every rule needs at least {FindingsPerRule} labelled findings in the corpus; too few for: {string.Join(", ", thin)}");
         Assert.True(Precision(tp, fp) >= 0.98 && Recall(tp, fn) >= 0.95, summary + "\n" + string.Join("\n", report));
     }
-
-    private static IEnumerable<string> RuleIds()
-        => TestProject.AllAnalyzers.SelectMany(a => a.SupportedDiagnostics).Select(d => d.Id).Distinct();
 
     private static double Precision(int tp, int fp) => tp + fp == 0 ? 1 : (double)tp / (tp + fp);
 

@@ -26,6 +26,10 @@ public static class TestProject
         .Select(t => (DiagnosticAnalyzer)Activator.CreateInstance(t)!)
         .ToImmutableArray();
 
+    /// <summary>Every rule the analyzers report, one descriptor per ID, in ID order.</summary>
+    public static readonly IReadOnlyList<DiagnosticDescriptor> AllDescriptors = AllAnalyzers.SelectMany(a => a.SupportedDiagnostics)
+        .GroupBy(d => d.Id).Select(g => g.First()).OrderBy(d => d.Id, StringComparer.Ordinal).ToList();
+
     public static string RepoRoot { get; } = typeof(TestProject).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().First(a => a.Key == "RepoRoot").Value!;
 
     private static ImmutableArray<MetadataReference> BuildReferences()
