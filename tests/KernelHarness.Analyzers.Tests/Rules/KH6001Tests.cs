@@ -25,6 +25,7 @@ public class KH6001Tests
         Case("current.mm is null", @"bool f() => current.mm is null;"),
         Case("active_mm compared with init_mm", @"bool f() => current.active_mm == init_mm;"),
         Case("two task mms", @"bool f(task_struct t) => t.mm == current.mm;"),
+        Case("a local a deconstruction may give another mm", @"bool f(mm_struct other) { var mm = current.mm; int n = 0; if (mm == null) (mm, n) = (other, 1); return n == 0 && mm == init_mm; }"),
         Case("a local that may hold another mm by the time it is compared", @"bool f(mm_struct other) { var mm = current.mm; if (mm == null) mm = other; return mm == init_mm; }"),
         Case("a page-table walker's mm parameter", @"bool kernel_range(mm_struct mm) => mm == init_mm;"),
     };
