@@ -36,6 +36,7 @@ internal sealed class KernelSymbols
         Allocates = compilation.GetTypeByMetadataName("KernelHarness.Annotations.AllocatesAttribute");
         Frees = compilation.GetTypeByMetadataName("KernelHarness.Annotations.FreesAttribute");
         KernelRoleAttr = compilation.GetTypeByMetadataName("KernelHarness.Annotations.KernelRoleAttribute");
+        ReturnsErrnoAttr = compilation.GetTypeByMetadataName("KernelHarness.Annotations.ReturnsErrnoAttribute");
         KernelFunction = compilation.GetTypeByMetadataName("KernelHarness.Annotations.KernelFunctionAttribute");
         Gfp = compilation.GetTypeByMetadataName("KernelHarness.gfp_t");
         if (Gfp is not null)
@@ -70,6 +71,7 @@ internal sealed class KernelSymbols
     public INamedTypeSymbol? Allocates { get; }
     public INamedTypeSymbol? Frees { get; }
     public INamedTypeSymbol? KernelRoleAttr { get; }
+    public INamedTypeSymbol? ReturnsErrnoAttr { get; }
     public INamedTypeSymbol? KernelFunction { get; }
     public INamedTypeSymbol? Gfp { get; }
 
@@ -191,7 +193,7 @@ internal sealed class KernelSymbols
 internal enum Role
 {
     None = 0, CurrentTask, Jiffies, TimeComparison, PrepareToWait, FinishWait, Schedule, WaitEvent, InitMm,
-    InTaskPredicate, InInterruptPredicate, NullPointer, NullCheck, ErrorCheck, BusyWait, Dereference, GfpFlags, ReturnsErrno,
+    InTaskPredicate, InInterruptPredicate, NullPointer, NullCheck, ErrorCheck, BusyWait, Dereference, GfpFlags,
 }
 
 /// <summary>KernelHarness.LockKind, mirrored.</summary>
@@ -237,6 +239,10 @@ internal sealed class ApiInfo
     public bool FreesMemory { get; private set; }
     public Ctx DeclaredContext { get; private set; }
     public Role Role { get; private set; }
+
+    /// <summary>[ReturnsErrno]: the result is 0 or a negative errno, so a non-zero one is an error to pass up.</summary>
+    public bool ReturnsErrno { get; private set; }
+
     public bool IsKernelFunction { get; private set; }
 
     /// <summary>True when any attribute gives the method an effect the engine models.</summary>
@@ -293,6 +299,8 @@ internal sealed class ApiInfo
                 info.DeclaredContext |= Ctx.Process;
             else if (KernelSymbols.Is(a, k.KernelRoleAttr))
                 info.Role = ArgEnum(a, 0, Role.None);
+            else if (KernelSymbols.Is(a, k.ReturnsErrnoAttr))
+                info.ReturnsErrno = true;
             else if (KernelSymbols.Is(a, k.KernelFunction))
                 info.IsKernelFunction = true;
         }

@@ -348,7 +348,7 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             (s.Consts ??= new Dictionary<string, long>())[key] = c;
         else
             s.Consts?.Remove(key);
-        if (local && Summaries.Eval.Unwrap(value) is IInvocationOperation call && k.Info(call.TargetMethod).Role == Role.ReturnsErrno)
+        if (local && Summaries.Eval.Unwrap(value) is IInvocationOperation call && k.Info(call.TargetMethod).ReturnsErrno)
             (s.Errnos ??= new Dictionary<string, bool>())[key] = false;
         else
             s.Errnos?.Remove(key);

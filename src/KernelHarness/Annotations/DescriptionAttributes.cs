@@ -151,6 +151,15 @@ public enum AllocFamily
     Kvmalloc = Kmalloc | Vmalloc,
 }
 
+/// <summary>
+/// The function returns 0 or a negative errno (<c>request_irq</c>, <c>mutex_lock_interruptible</c>,
+/// <c>wait_event_interruptible</c>): a non-zero result is an error its caller passes up. A property of the
+/// result, not a role, so that a function with a role (<c>wait_event_interruptible</c> is a
+/// <see cref="KernelRole.WaitEvent"/>) can have it too; a student's own helper may carry it as well.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class ReturnsErrnoAttribute : Attribute { }
+
 /// <summary>The function returns newly allocated memory of a family.</summary>
 [AttributeUsage(AttributeTargets.Method, Inherited = false)]
 public sealed class AllocatesAttribute : Attribute
@@ -242,8 +251,6 @@ public enum KernelRole
     Dereference,
     /// <summary>A GFP flag composition (<c>GFP_KERNEL</c>, …).</summary>
     GfpFlags,
-    /// <summary>Returns 0 or a negative errno (<c>request_irq</c>, <c>mutex_lock_interruptible</c>, …): a non-zero result is an error to pass up.</summary>
-    ReturnsErrno,
 }
 
 /// <summary>Gives a member a <see cref="KernelRole"/>.</summary>

@@ -42,11 +42,11 @@ internal interface AddressSpaceDescription
     ulong do_mmap(file_t? file, ulong addr, ulong len, ulong prot, ulong flags, ulong pgoff);
 
     /// <summary>Unmaps [start, start+len) of <paramref name="mm"/>: splits, trims and removes VMAs; 0 or a negative errno.</summary>
-    [Linux("mm/mmap.c"), KernelRole(KernelRole.ReturnsErrno)]
+    [Linux("mm/mmap.c"), ReturnsErrno]
     int do_munmap(mm_struct mm, ulong start, ulong len);
 
     /// <summary>Unmaps a range of <c>current.mm</c>, taking the mmap lock; 0 or a negative errno.</summary>
-    [Linux("mm/mmap.c"), MightSleep, KernelRole(KernelRole.ReturnsErrno)]
+    [Linux("mm/mmap.c"), MightSleep, ReturnsErrno]
     int vm_munmap(ulong start, ulong len);
 
     /// <summary>Finds a free range of <paramref name="len"/> bytes, top-down from <c>mmap_base</c>, honouring a free hint.</summary>

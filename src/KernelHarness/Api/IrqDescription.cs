@@ -15,11 +15,11 @@ internal interface IrqDescription
     void early_irq_init();
 
     /// <summary>Adds a hard-IRQ handler to line <paramref name="irq"/>; 0 or a negative errno.</summary>
-    [Linux("include/linux/interrupt.h"), MightSleep, Callback("handler", KernelContext.HardIrq), PairsWith("free_irq"), KernelRole(KernelRole.ReturnsErrno)]
+    [Linux("include/linux/interrupt.h"), MightSleep, Callback("handler", KernelContext.HardIrq), PairsWith("free_irq"), ReturnsErrno]
     int request_irq(uint irq, irq_handler_t handler, ulong flags, string name, object? dev);
 
     /// <summary>Adds a handler whose <paramref name="thread_fn"/> runs in a kernel thread (process context) when <paramref name="handler"/> returns <c>IRQ_WAKE_THREAD</c>.</summary>
-    [Linux("kernel/irq/manage.c"), MightSleep, Callback("handler", KernelContext.HardIrq), Callback("thread_fn", KernelContext.Process), PairsWith("free_irq"), KernelRole(KernelRole.ReturnsErrno)]
+    [Linux("kernel/irq/manage.c"), MightSleep, Callback("handler", KernelContext.HardIrq), Callback("thread_fn", KernelContext.Process), PairsWith("free_irq"), ReturnsErrno]
     int request_threaded_irq(uint irq, irq_handler_t? handler, irq_handler_t? thread_fn, ulong flags, string name, object? dev);
 
     /// <summary>Removes the action whose <c>dev_id</c> is <paramref name="dev_id"/>; returns its name, or null (with a warning) when none matches.</summary>
@@ -43,7 +43,7 @@ internal interface IrqDescription
     void synchronize_irq(uint irq);
 
     /// <summary>Runs every action of the line for one interrupt (called by the interrupt controller in hard-IRQ context).</summary>
-    [Linux("kernel/irq/irqdesc.c")]
+    [Linux("kernel/irq/irqdesc.c"), ReturnsErrno]
     int generic_handle_irq(uint irq);
 
     /// <summary>The descriptor of a line, or null.</summary>

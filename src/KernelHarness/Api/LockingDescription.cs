@@ -114,7 +114,7 @@ internal interface LockingDescription
     void mutex_lock(mutex @lock);
 
     /// <summary>Takes a mutex, sleeping interruptibly; 0 when taken, <c>-EINTR</c> on a signal.</summary>
-    [Linux("kernel/locking/mutex.c"), MightSleep, Acquires("lock", Kind = LockKind.Mutex, When = AcquireCondition.ReturnsZero), PairsWith("mutex_unlock"), KernelRole(KernelRole.ReturnsErrno)]
+    [Linux("kernel/locking/mutex.c"), MightSleep, Acquires("lock", Kind = LockKind.Mutex, When = AcquireCondition.ReturnsZero), PairsWith("mutex_unlock"), ReturnsErrno]
     int mutex_lock_interruptible(mutex @lock);
 
     /// <summary>Takes a mutex if it is free; 1 when taken, 0 otherwise.</summary>
@@ -138,7 +138,7 @@ internal interface LockingDescription
     void down(semaphore sem);
 
     /// <summary>Takes the semaphore, sleeping interruptibly; 0 when taken, <c>-EINTR</c> on a signal.</summary>
-    [Linux("kernel/locking/semaphore.c"), MightSleep, Acquires("sem", Kind = LockKind.Semaphore, When = AcquireCondition.ReturnsZero), PairsWith("up"), KernelRole(KernelRole.ReturnsErrno)]
+    [Linux("kernel/locking/semaphore.c"), MightSleep, Acquires("sem", Kind = LockKind.Semaphore, When = AcquireCondition.ReturnsZero), PairsWith("up"), ReturnsErrno]
     int down_interruptible(semaphore sem);
 
     /// <summary>Takes the semaphore if a unit is free; 0 when taken, 1 otherwise.</summary>

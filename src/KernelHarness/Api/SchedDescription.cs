@@ -112,7 +112,7 @@ internal interface WaitDescription
     void wait_event(wait_queue_head_t wq_head, Func<bool> condition);
 
     /// <summary>Sleeps until <paramref name="condition"/> is true or a signal arrives; 0 or <c>-ERESTARTSYS</c>.</summary>
-    [Linux("include/linux/wait.h"), MightSleep, KernelRole(KernelRole.WaitEvent)]
+    [Linux("include/linux/wait.h"), MightSleep, KernelRole(KernelRole.WaitEvent), ReturnsErrno]
     int wait_event_interruptible(wait_queue_head_t wq_head, Func<bool> condition);
 
     /// <summary>Sleeps until <paramref name="condition"/> is true or <paramref name="timeout"/> jiffies pass; the jiffies left (at least 1) or 0 on timeout.</summary>

@@ -21,6 +21,8 @@ public class KH3004Tests
         Case("request_irq's errno passed up", @"int f(uint irq) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int err = request_irq(irq, (i, d) => IRQ_NONE, IRQF_SHARED, ""x"", this); if (err != 0) [|return err;|] buf = p; return 0; }"),
         Case("a negative result passed up", @"int setup() => count > 0 ? 0 : -EIO; int f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = setup(); if (ret < 0) [|return ret;|] buf = p; return 0; }"),
         Case("mutex_lock_interruptible's -EINTR passed up", @"readonly mutex cfg = new(); int f() { var p = kzalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = mutex_lock_interruptible(cfg); if (0 != ret) [|return ret;|] buf = p; mutex_unlock(cfg); return 0; }"),
+        Case("wait_event_interruptible's -ERESTARTSYS passed up", @"readonly wait_queue_head_t wq = new(); int f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = wait_event_interruptible(wq, () => count > 0); if (ret != 0) [|return ret;|] buf = p; return 0; }"),
+        Case("the result of a helper marked [ReturnsErrno] passed up", @"[KernelHarness.Annotations.ReturnsErrno] int setup() => count > 0 ? 0 : -EIO; int f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = setup(); if (ret != 0) [|return ret;|] buf = p; return 0; }"),
         Case("ERR_PTR return", @"kptr f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return ERR_PTR(-ENOMEM); if (bad) [|return ERR_PTR(-EINVAL);|] return p; }"),
     };
 
@@ -36,6 +38,7 @@ public class KH3004Tests
         Case("returned", @"kptr f() { var a = kmalloc(64, GFP_KERNEL); return a; }"),
         Case("request_irq's result returned once it is known to be 0", @"int f(uint irq) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int err = request_irq(irq, (i, d) => IRQ_NONE, IRQF_SHARED, ""x"", this); if (err == 0) return err; kfree(p); return err; }"),
         Case("a non-zero result of a function with no errno convention", @"int pending() => count; int f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int n = pending(); if (n != 0) return n; buf = p; return 0; }"),
+        Case("wait_event_timeout's jiffies left returned", @"readonly wait_queue_head_t wq = new(); long f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; long left = wait_event_timeout(wq, () => count > 0, 100); if (left != 0) return left; buf = p; return 0; }"),
         Case("the errno local overwritten before the return", @"int f(uint irq) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int err = request_irq(irq, (i, d) => IRQ_NONE, IRQF_SHARED, ""x"", this); if (err != 0) { err = 1; return err; } buf = p; return 0; }"),
         Case("the errno freed on its error path", @"int f(uint irq) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int err = request_irq(irq, (i, d) => IRQ_NONE, IRQF_SHARED, ""x"", this); if (err != 0) { kfree(p); return err; } buf = p; return 0; }"),
         Case("success path keeps it", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; buf = a; return 0; }"),
