@@ -51,7 +51,11 @@ internal sealed class CatchHandlers
     /// <summary>
     /// May the operation throw? Where it throws, or calls or constructs anything but the kernel API, whose functions
     /// never throw (a failure is a return value, a misuse the debug kernel's report): a try around lock and unlock
-    /// calls alone does not make its catch a path with the lock held. (Code inside a lambda runs elsewhere.)
+    /// calls alone does not make its catch a path with the lock held. The runtime's own checks count too: an array
+    /// index or an indexer (out of range), an integer division by what may be 0, checked arithmetic (overflow), a
+    /// cast down or an unboxing (invalid cast) — what a student's <c>catch (IndexOutOfRangeException)</c> is there
+    /// for. A plain field or property read does not: a catch for a null reference is not kernel style, and taking
+    /// every member access for a throw would make every catch a path. (Code inside a lambda runs elsewhere.)
     /// </summary>
     public static bool MayThrow(IOperation op, KernelSymbols k)
     {
@@ -65,11 +69,47 @@ internal sealed class CatchHandlers
                 return true;
             case IObjectCreationOperation { Constructor: { } constructor } when !SymbolEqualityComparer.Default.Equals(constructor.ContainingAssembly, k.Kernel.ContainingAssembly):
                 return true;
+            case IArrayElementReferenceOperation:
+                return true;
+            case IPropertyReferenceOperation { Arguments.IsEmpty: false } indexer when !SymbolEqualityComparer.Default.Equals(indexer.Property.ContainingAssembly, k.Kernel.ContainingAssembly):
+                return true;
+            case IBinaryOperation binary when IsOperatorOutsideKernel(binary.OperatorMethod, k) || binary.IsChecked || DividesByWhatMayBeZero(binary):
+                return true;
+            case IConversionOperation conversion when IsOperatorOutsideKernel(conversion.OperatorMethod, k) || MayFailAtRunTime(conversion):
+                return true;
         }
         foreach (var child in op.ChildOperations)
             if (MayThrow(child, k))
                 return true;
         return false;
+    }
+
+    /// <summary>A user-defined operator is a call; the kernel types' own (<c>gfp_t | gfp_t</c>, <c>kptr</c> arithmetic) never throw.</summary>
+    private static bool IsOperatorOutsideKernel(IMethodSymbol? method, KernelSymbols k)
+        => method is not null && !SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, k.Kernel.ContainingAssembly);
+
+    /// <summary>An integer <c>/</c> or <c>%</c> whose divisor is not a constant other than 0 (DivideByZeroException).</summary>
+    private static bool DividesByWhatMayBeZero(IBinaryOperation binary)
+    {
+        if (binary.OperatorKind is not (BinaryOperatorKind.Divide or BinaryOperatorKind.Remainder) || !IsInteger(binary.Type))
+            return false;
+        var divisor = binary.RightOperand.ConstantValue;
+        return !divisor.HasValue || divisor.Value is null || System.Convert.ToDecimal(divisor.Value, System.Globalization.CultureInfo.InvariantCulture) == 0;
+    }
+
+    private static bool IsInteger(ITypeSymbol? type)
+        => type?.SpecialType is SpecialType.System_SByte or SpecialType.System_Byte or SpecialType.System_Int16 or SpecialType.System_UInt16
+            or SpecialType.System_Int32 or SpecialType.System_UInt32 or SpecialType.System_Int64 or SpecialType.System_UInt64
+            or SpecialType.System_IntPtr or SpecialType.System_UIntPtr;
+
+    /// <summary>A checked numeric conversion (overflow), a cast down a class hierarchy or an unboxing (invalid cast).</summary>
+    private static bool MayFailAtRunTime(IConversionOperation conversion)
+    {
+        var c = conversion.Conversion;
+        if (c.IsIdentity || c.IsImplicit)
+            return false;
+        bool unboxing = conversion.Type?.IsValueType == true && conversion.Operand.Type?.IsReferenceType == true;
+        return (c.IsNumeric && conversion.IsChecked) || c.IsReference || unboxing;
     }
 
     private static bool HasCatch(ControlFlowRegion region)

@@ -22,6 +22,42 @@ public class KH2003Tests
         }
         catch (System.InvalidOperationException) { return -EINVAL; }
     }" + Throwing),
+        Case("lock held on the catch an array index may reach", @"
+    int f(int[] table, int i)
+    {
+        try
+        {
+            [|spin_lock(rx_lock)|];
+            count = table[i];
+            spin_unlock(rx_lock);
+            return 0;
+        }
+        catch (System.IndexOutOfRangeException) { return -EINVAL; }
+    }"),
+        Case("lock held on the catch a division may reach", @"
+    int f(int n)
+    {
+        try
+        {
+            [|spin_lock(rx_lock)|];
+            count = 4096 / n;
+            spin_unlock(rx_lock);
+            return 0;
+        }
+        catch (System.DivideByZeroException) { return -EINVAL; }
+    }"),
+        Case("lock held on the catch a list's indexer may reach", @"
+    int f(System.Collections.Generic.List<int> sizes, int i)
+    {
+        try
+        {
+            [|spin_lock(rx_lock)|];
+            count = sizes[i];
+            spin_unlock(rx_lock);
+            return 0;
+        }
+        catch (System.ArgumentOutOfRangeException) { return -EINVAL; }
+    }"),
         Case("spin_lock not released on an early return", @"
     int f()
     {
@@ -99,6 +135,33 @@ public class KH2003Tests
         spin_unlock(rx_lock);
         return 0;
     }" + Throwing),
+        Case("a try whose code cannot throw: its catch is never reached with the lock held", @"
+    int f(int n)
+    {
+        try
+        {
+            spin_lock(rx_lock);
+            count = (count + n) / 2;
+            spin_unlock(rx_lock);
+            return 0;
+        }
+        catch (System.DivideByZeroException) { return -EINVAL; }
+    }"),
+        Case("a try around the kernel's own operators: gfp_t flags combined, kptr arithmetic", @"
+    int f()
+    {
+        try
+        {
+            spin_lock(rx_lock);
+            var q = kmalloc(64, GFP_ATOMIC | __GFP_ZERO);
+            if (q != NULL)
+                memset(q + 8, 0, 56);
+            kfree(q);
+            spin_unlock(rx_lock);
+            return 0;
+        }
+        catch (System.InvalidOperationException) { return -EINVAL; }
+    }"),
         Case("balanced conditional locking with trylock", @"
     void f() { if (spin_trylock(rx_lock)) { count++; spin_unlock(rx_lock); } }"),
         Case("[Acquires] / [Releases] helpers", @"

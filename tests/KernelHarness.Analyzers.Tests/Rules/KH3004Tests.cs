@@ -12,6 +12,7 @@ public class KH3004Tests
     public static IEnumerable<object[]> Reported() => new[]
     {
         Case("allocation leaks on a catch's error return", @"int check(int n) => n < 0 ? throw new System.InvalidOperationException() : n; int f(int n) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; try { n = check(n); } catch (System.InvalidOperationException) { [|return -EINVAL;|] } obj = a; return n; }"),
+        Case("allocation leaks on the catch an array index reaches", @"int f(int[] t, int i) { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; try { count = t[i]; } catch (System.IndexOutOfRangeException) { [|return -EINVAL;|] } obj = a; return 0; }"),
         Case("second allocation fails, first leaks", @"int f() { var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; var b = kmalloc(64, GFP_KERNEL); if (b == NULL) [|return -ENOMEM;|] obj = a; buf = b; return 0; }"),
         Case("error code in a local", @"int f(bool bad) { int ret = 0; var a = kzalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; if (bad) { ret = -EINVAL; goto done; } obj = a; done: [|return ret;|] }"),
         Case("cache object leaks on a failed registration", @"int f(uint irq) { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); if (p == NULL) return -ENOMEM; if (request_irq(irq, (i, d) => IRQ_HANDLED, 0, ""x"", this) != 0) [|return -EBUSY;|] obj = p; return 0; }"),
