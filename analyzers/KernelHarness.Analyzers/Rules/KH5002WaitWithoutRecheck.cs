@@ -103,9 +103,11 @@ public sealed class WaitWithoutRecheckAnalyzer : KernelRuleAnalyzer
                 // Passed by ref or out: the callee sets it, from whatever state it reads.
                 case IArgumentOperation { Value: ILocalReferenceOperation t, Parameter.RefKind: RefKind.Ref or RefKind.Out } when SymbolEqualityComparer.Default.Equals(t.Local, local):
                     return true;
-                case ISimpleAssignmentOperation { Target: ILocalReferenceOperation t } a when SymbolEqualityComparer.Default.Equals(t.Local, local) && ReadsSharedState(a.Value, loop, function, depth + 1):
+                // Simple, compound (+=) and ??= assignments alike.
+                case IAssignmentOperation { Target: ILocalReferenceOperation t } a when SymbolEqualityComparer.Default.Equals(t.Local, local) && ReadsSharedState(a.Value, loop, function, depth + 1):
                     return true;
-                case ICompoundAssignmentOperation { Target: ILocalReferenceOperation t } a when SymbolEqualityComparer.Default.Equals(t.Local, local) && ReadsSharedState(a.Value, loop, function, depth + 1):
+                // One of a deconstruction's targets: set from shared state when any of the values is.
+                case ILocalReferenceOperation t when SymbolEqualityComparer.Default.Equals(t.Local, local) && Eval.DeconstructionAssigning(t) is { } d && ReadsSharedState(d.Value, loop, function, depth + 1):
                     return true;
             }
         }

@@ -77,19 +77,10 @@ public sealed class InitMmUserContextTestAnalyzer : KernelRuleAnalyzer
                     return null;
                 case IArgumentOperation { Value: ILocalReferenceOperation t, Parameter.RefKind: RefKind.Ref or RefKind.Out } when SymbolEqualityComparer.Default.Equals(t.Local, reference.Local):
                     return null;
-                case ILocalReferenceOperation t when IsDeconstructionTarget(t) && SymbolEqualityComparer.Default.Equals(t.Local, reference.Local):
+                case ILocalReferenceOperation t when Eval.DeconstructionAssigning(t) is not null && SymbolEqualityComparer.Default.Equals(t.Local, reference.Local):
                     return null; // (mm, n) = (other, 0)
             }
         }
         return value;
-    }
-
-    /// <summary>Is the reference one of the variables a deconstruction assigns (<c>(a, (b, c)) = …</c>)?</summary>
-    private static bool IsDeconstructionTarget(IOperation reference)
-    {
-        var part = reference;
-        while (part.Parent is ITupleOperation tuple)
-            part = tuple;
-        return part.Parent is IDeconstructionAssignmentOperation assignment && ReferenceEquals(assignment.Target, part);
     }
 }

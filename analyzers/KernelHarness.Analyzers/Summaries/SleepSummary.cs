@@ -167,6 +167,18 @@ internal static class Eval
         return null;
     }
 
+    /// <summary>
+    /// The deconstruction that assigns the variable <paramref name="reference"/> names, when it is one of its targets
+    /// (<c>(a, (b, c)) = …</c>), or null: an assignment to the variable that no <c>ISimpleAssignmentOperation</c> shows.
+    /// </summary>
+    public static IDeconstructionAssignmentOperation? DeconstructionAssigning(IOperation reference)
+    {
+        var part = reference;
+        while (part.Parent is ITupleOperation tuple)
+            part = tuple;
+        return part.Parent is IDeconstructionAssignmentOperation assignment && ReferenceEquals(assignment.Target, part) ? assignment : null;
+    }
+
     /// <summary>The argument passed for the parameter at <paramref name="ordinal"/>, if any.</summary>
     public static IArgumentOperation? ArgumentAt(ImmutableArray<IArgumentOperation> arguments, int ordinal)
     {

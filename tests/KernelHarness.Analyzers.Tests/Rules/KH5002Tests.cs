@@ -29,6 +29,7 @@ public class KH5002Tests
     public static IEnumerable<object[]> Silent() => new[]
     {
         Case("a local the loop sets from the device flag", Fields + @"void f() { var w = new wait_queue_entry(); bool done = false; while (!done) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); done = ready; if (!done) schedule(); } finish_wait(wq, w); }"),
+        Case("a local a deconstruction sets from the device flag", Fields + @"void f() { var w = new wait_queue_entry(); bool done = false; int seen = 0; while (!done) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); (done, seen) = (ready, seen + 1); if (!done) schedule(); } finish_wait(wq, w); }"),
         Case("a local a helper sets through out", Fields + @"void poll_ready(out bool r) { r = ready; } void f() { var w = new wait_queue_entry(); bool done = false; while (!done) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); poll_ready(out done); if (!done) schedule(); } finish_wait(wq, w); }"),
         Case("a local a callback sets", Fields + @"readonly work_struct kick = new(); void f() { var w = new wait_queue_entry(); bool done = false; INIT_WORK(kick, x => { done = true; wake_up(wq); }); while (!done) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); schedule(); } finish_wait(wq, w); }"),
         Case("a loop until kthread_should_stop", Fields + @"void f() { var w = new wait_queue_entry(); while (!kthread_should_stop()) { prepare_to_wait(wq, w, TASK_INTERRUPTIBLE); schedule(); } finish_wait(wq, w); }"),
