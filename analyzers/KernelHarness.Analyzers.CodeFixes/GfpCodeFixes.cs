@@ -14,7 +14,9 @@ namespace KernelHarness.Analyzers.CodeFixes;
 /// <summary>
 /// KH1002: replace a blocking gfp_t with GFP_ATOMIC (or GFP_NOWAIT); KH1003: replace GFP_ATOMIC with
 /// GFP_KERNEL (or GFP_NOIO / GFP_NOFS). Modifier flags OR-ed in (<c>| __GFP_ZERO</c>) are kept: only the
-/// operand that carries the base flags is replaced.
+/// operand that carries the base flags is replaced. A gfp_t local the call passes (<c>kmalloc(n, gfp)</c>) is
+/// replaced at this call only, by the value it holds with its base flags changed: the local's other uses may be
+/// right as they are.
 /// </summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(GfpCodeFixProvider)), Shared]
 public sealed class GfpCodeFixProvider : CodeFixProvider
@@ -38,18 +40,27 @@ public sealed class GfpCodeFixProvider : CodeFixProvider
                 : new[] { "GFP_KERNEL", "GFP_NOIO", "GFP_NOFS" };
             foreach (var name in choices)
             {
+                diagnostic.Properties.TryGetValue(Summaries.Eval.GfpValueProperty, out var held);
                 context.RegisterCodeFix(
-                    CodeAction.Create($"Use {name}", ct => Replace(context.Document, expr.Span, name, ct), equivalenceKey: diagnostic.Id + ":" + name),
+                    CodeAction.Create($"Use {name}", ct => Replace(context.Document, expr.Span, name, held, ct), equivalenceKey: diagnostic.Id + ":" + name),
                     diagnostic);
             }
         }
     }
 
-    private static async Task<Document> Replace(Document document, Microsoft.CodeAnalysis.Text.TextSpan span, string name, CancellationToken ct)
+    private static async Task<Document> Replace(Document document, Microsoft.CodeAnalysis.Text.TextSpan span, string name, string? held, CancellationToken ct)
     {
         var root = await document.GetSyntaxRootAsync(ct).ConfigureAwait(false);
         if (root?.FindNode(span, findInsideTrivia: false, getInnermostNodeForTie: true) is not ExpressionSyntax expr)
             return document;
+        if (held is not null)
+        {
+            // The local's value written at the call, its base flags replaced: `gfp` holding GFP_KERNEL | __GFP_ZERO
+            // becomes GFP_ATOMIC | __GFP_ZERO here.
+            var value = SyntaxFactory.ParseExpression(held);
+            var rewritten = value.ReplaceNode(BaseOperand(value), SyntaxFactory.IdentifierName(name));
+            return document.WithSyntaxRoot(root.ReplaceNode(expr, rewritten.WithTriviaFrom(expr)));
+        }
         var target = BaseOperand(expr);
         var replacement = SyntaxFactory.IdentifierName(name).WithTriviaFrom(target);
         return document.WithSyntaxRoot(root.ReplaceNode(target, replacement));

@@ -23,7 +23,7 @@ internal sealed class LockSummary
 }
 
 /// <summary>An allocation whose gfp_t is GFP_ATOMIC-like (KH1003 candidate).</summary>
-internal sealed record AtomicGfpSite(Location Location, string Api, string GfpText, bool AtomicOnSomePath);
+internal sealed record AtomicGfpSite(Location Location, string Api, string GfpText, bool AtomicOnSomePath, ImmutableDictionary<string, string?> Properties);
 
 /// <summary>The result of the path-sensitive engine on one method, computed once per compilation.</summary>
 internal sealed class MethodAnalysis

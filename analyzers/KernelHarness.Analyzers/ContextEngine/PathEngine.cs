@@ -851,7 +851,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             if (arg is not null && BlockingGfp(arg.Value) is { } blocking)
             {
                 var (cause, causeLoc) = Cause();
-                AddGfp(blocking, k.DisplayName(target) + "()", cause, causeLoc, "", ImmutableArray<Location>.Empty);
+                AddGfp(blocking.At, blocking.Value, k.DisplayName(target) + "()", cause, causeLoc, "", ImmutableArray<Location>.Empty);
             }
             return;
         }
@@ -875,45 +875,55 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         if (gfpArg is not null && BlockingGfp(gfpArg.Value) is { } blockingArg)
         {
             var (cause, causeLoc) = Cause();
-            AddGfp(blockingArg, (sleep.Allocator ?? sleep.Api) + "()", cause, causeLoc, chainText, links);
+            AddGfp(blockingArg.At, blockingArg.Value, (sleep.Allocator ?? sleep.Api) + "()", cause, causeLoc, chainText, links);
         }
     }
 
     /// <summary>
-    /// The operand that makes a gfp_t argument block: the argument itself when its flags are known and allow
-    /// blocking, or the arm of a conditional that does (<c>busy ? GFP_ATOMIC : GFP_KERNEL</c> under a spinlock blocks
-    /// whenever busy is false). Null when no value it may take is known to block.
+    /// Where a gfp_t argument blocks, and the value that does: the argument itself when its flags are known and allow
+    /// blocking, the arm of a conditional that does (<c>busy ? GFP_ATOMIC : GFP_KERNEL</c> under a spinlock blocks
+    /// whenever busy is false), or a local that only ever holds such a value (reported at the local the call passes,
+    /// named by its value). Null when no value it may take is known to block.
     /// </summary>
-    private IOperation? BlockingGfp(IOperation gfp)
+    private (IOperation At, IOperation Value)? BlockingGfp(IOperation gfp, int depth = 0)
     {
         if (Eval.Gfp(gfp, method, default) is ulong g)
-            return k.AllowsBlocking(g) ? gfp : null;
+            return k.AllowsBlocking(g) ? (gfp, gfp) : null;
         switch (Eval.Unwrap(gfp))
         {
             case IConditionalOperation { WhenFalse: { } whenFalse } choice:
-                return BlockingGfp(choice.WhenTrue) ?? BlockingGfp(whenFalse);
+                return BlockingGfp(choice.WhenTrue, depth) ?? BlockingGfp(whenFalse, depth);
             case IFlowCaptureReferenceOperation captured when model.CfgOf(method) is { } graph:
                 // Walked as a graph, the conditional became branches that each capture one arm for the call.
                 foreach (var block in graph.Blocks)
                     foreach (var op in block.Operations)
-                        if (op is IFlowCaptureOperation arm && arm.Id.Equals(captured.Id) && BlockingGfp(arm.Value) is { } blocking)
+                        if (op is IFlowCaptureOperation arm && arm.Id.Equals(captured.Id) && BlockingGfp(arm.Value, depth) is { } blocking)
                             return blocking;
                 return null;
+            case ILocalReferenceOperation local when depth < Eval.MaxGfpLocals && model.Index.RootOf(method) is { } root
+                                                    && Eval.SingleValue(local.Local, root) is { } value && BlockingGfp(value, depth + 1) is { } held:
+                return (gfp, held.Value);
             default:
                 return null;
         }
     }
 
-    private void AddGfp(IOperation gfp, string allocator, string cause, Location causeLoc, string chain, ImmutableArray<Location> links)
-        => Add(Finding.Create(DiagnosticIds.BlockingGfpInAtomicContext, gfp.Syntax.GetLocation(), ImmutableArray.Create(causeLoc).AddRange(links),
-            allocator, gfp.Syntax.ToString(), cause, chain));
+    private void AddGfp(IOperation at, IOperation value, string allocator, string cause, Location causeLoc, string chain, ImmutableArray<Location> links)
+        => Add(new Finding(DiagnosticIds.BlockingGfpInAtomicContext, at.Syntax.GetLocation(), ImmutableArray.Create(causeLoc).AddRange(links),
+            ImmutableArray.Create(allocator, Eval.GfpText(at, value), cause, chain), Eval.GfpFixProperties(at, value)));
 
     private void RecordAtomicGfp(IInvocationOperation inv, ApiInfo info, bool atomic)
     {
         if (info.SleepIfGfp is null)
             return;
         var arg = Eval.Argument(inv.Arguments, info.SleepIfGfp);
-        if (arg is null || Eval.Gfp(arg.Value, method, default) is not ulong g)
+        if (arg is null)
+            return;
+        // Flags written at the call (nearly every one) are read without looking for the member's body.
+        var passed = Eval.Gfp(arg.Value, method, default) is ulong written ? (written, arg.Value)
+            : Eval.Unwrap(arg.Value) is ILocalReferenceOperation && model.Index.RootOf(method) is { } root ? Eval.GfpPassed(arg.Value, method, root)
+            : null;
+        if (passed is not var (g, value))
             return;
         if (k.AllowsBlocking(g) || (g & k.Bit("__GFP_HIGH")) == 0)
             return;
@@ -922,7 +932,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         // Met again on another path: a new record only when this path is the first to reach it in atomic context.
         if (gfpSites.TryGetValue(span, out var previous) && (previous.AtomicOnSomePath || !atomic))
             return;
-        gfpSites[span] = new AtomicGfpSite(arg.Value.Syntax.GetLocation(), k.DisplayName(inv.TargetMethod), arg.Value.Syntax.ToString(), atomic);
+        gfpSites[span] = new AtomicGfpSite(arg.Value.Syntax.GetLocation(), k.DisplayName(inv.TargetMethod), Eval.GfpText(arg.Value, value), atomic, Eval.GfpFixProperties(arg.Value, value));
     }
 
     private void Add(Finding f)

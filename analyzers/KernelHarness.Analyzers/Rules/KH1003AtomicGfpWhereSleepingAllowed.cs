@@ -30,7 +30,7 @@ public sealed class AtomicGfpWhereSleepingAllowedAnalyzer : KernelRuleAnalyzer
                 continue;
             if (model.ReachedContext(fn) != CompilationModel.ProcessOnly.Process)
                 return;
-            file.Report(Diagnostic.Create(Descriptors.KH1003, site.Location, site.Api + "()", site.GfpText, fn.MethodKind == MethodKind.AnonymousFunction ? "lambda" : fn.Name));
+            file.Report(Diagnostic.Create(Descriptors.KH1003, site.Location, site.Properties, site.Api + "()", site.GfpText, fn.MethodKind == MethodKind.AnonymousFunction ? "lambda" : fn.Name));
         }
     }
 }

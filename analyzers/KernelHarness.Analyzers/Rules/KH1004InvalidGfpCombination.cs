@@ -29,7 +29,7 @@ public sealed class InvalidGfpCombinationAnalyzer : KernelRuleAnalyzer
             if (gfpParam is null)
                 continue;
             var arg = Eval.Argument(inv.Arguments, gfpParam);
-            if (arg is null || Eval.Gfp(arg.Value, inv.TargetMethod, default) is not ulong g)
+            if (arg is null || Eval.GfpPassed(arg.Value, inv.TargetMethod, root: null) is not var (g, _))
                 continue;
             var api = k.DisplayName(inv.TargetMethod) + "()";
             string? problem = null;

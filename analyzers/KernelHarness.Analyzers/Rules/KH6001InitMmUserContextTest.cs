@@ -45,7 +45,7 @@ public sealed class InitMmUserContextTestAnalyzer : KernelRuleAnalyzer
     /// <summary>The <c>mm</c> of a task (<c>current.mm</c>, <c>tsk.mm</c>), or a local that only ever holds one (<c>var mm = current.mm;</c>).</summary>
     private static bool IsTaskMm(IOperation op) => Eval.Unwrap(op) switch
     {
-        ILocalReferenceOperation local => OnlyValue(local) is { } value && IsTaskMmRead(Eval.Unwrap(value)),
+        ILocalReferenceOperation local => Eval.SingleValue(local) is { } value && IsTaskMmRead(Eval.Unwrap(value)),
         var read => IsTaskMmRead(read),
     };
 
@@ -55,32 +55,4 @@ public sealed class InitMmUserContextTestAnalyzer : KernelRuleAnalyzer
         IPropertyReferenceOperation { Property.Name: "mm" } p => p.Property.ContainingType?.Name == "task_struct",
         _ => false,
     };
-
-    /// <summary>
-    /// The initializer of the local a reference reads, when nothing in the code around it (the whole body, lambdas
-    /// included) assigns the local again or passes it by reference. Asked only of a comparison with init_mm.
-    /// </summary>
-    private static IOperation? OnlyValue(ILocalReferenceOperation reference)
-    {
-        var root = (IOperation)reference;
-        while (root.Parent is not null)
-            root = root.Parent;
-        IOperation? value = null;
-        foreach (var op in root.DescendantsAndSelf())
-        {
-            switch (op)
-            {
-                case IVariableDeclaratorOperation d when SymbolEqualityComparer.Default.Equals(d.Symbol, reference.Local):
-                    value = d.Initializer?.Value;
-                    break;
-                case IAssignmentOperation { Target: ILocalReferenceOperation t } when SymbolEqualityComparer.Default.Equals(t.Local, reference.Local):
-                    return null;
-                case IArgumentOperation { Value: ILocalReferenceOperation t, Parameter.RefKind: RefKind.Ref or RefKind.Out } when SymbolEqualityComparer.Default.Equals(t.Local, reference.Local):
-                    return null;
-                case ILocalReferenceOperation t when Eval.DeconstructionAssigning(t) is not null && SymbolEqualityComparer.Default.Equals(t.Local, reference.Local):
-                    return null; // (mm, n) = (other, 0)
-            }
-        }
-        return value;
-    }
 }

@@ -168,6 +168,80 @@ internal static class Eval
     }
 
     /// <summary>
+    /// The initializer of the local a reference reads, when nothing in the code around it (the whole body, lambdas
+    /// included) assigns the local again, passes it by reference or deconstructs into it: the one value it ever
+    /// holds. Walks the whole body: asked only of the few locals a rule needs the value of (an mm compared with
+    /// init_mm, a gfp_t passed to an allocator).
+    /// </summary>
+    public static IOperation? SingleValue(ILocalReferenceOperation reference) => SingleValue(reference.Local, RootOf(reference));
+
+    /// <summary>
+    /// <see cref="SingleValue(ILocalReferenceOperation)"/> in the given member's operations (<paramref name="root"/>:
+    /// the body a local reference of a control-flow graph, which is a copy, does not lead up to).
+    /// </summary>
+    public static IOperation? SingleValue(ILocalSymbol local, IOperation root)
+    {
+        IOperation? value = null;
+        foreach (var op in root.DescendantsAndSelf())
+        {
+            switch (op)
+            {
+                case IVariableDeclaratorOperation d when SymbolEqualityComparer.Default.Equals(d.Symbol, local):
+                    value = d.Initializer?.Value;
+                    break;
+                case IAssignmentOperation { Target: ILocalReferenceOperation t } when SymbolEqualityComparer.Default.Equals(t.Local, local):
+                    return null;
+                case IIncrementOrDecrementOperation { Target: ILocalReferenceOperation t } when SymbolEqualityComparer.Default.Equals(t.Local, local):
+                    return null;
+                case IArgumentOperation { Value: ILocalReferenceOperation t, Parameter.RefKind: RefKind.Ref or RefKind.Out } when SymbolEqualityComparer.Default.Equals(t.Local, local):
+                    return null;
+                case ILocalReferenceOperation t when DeconstructionAssigning(t) is not null && SymbolEqualityComparer.Default.Equals(t.Local, local):
+                    return null; // (mm, n) = (other, 0)
+            }
+        }
+        return value;
+    }
+
+    /// <summary>The outermost operation above <paramref name="op"/>: its member's body (or the graph statement it was copied into).</summary>
+    public static IOperation RootOf(IOperation op)
+    {
+        while (op.Parent is not null)
+            op = op.Parent;
+        return op;
+    }
+
+    /// <summary>Locals followed from one to the next (<c>var a = GFP_KERNEL; var b = a;</c>) before a gfp_t value counts as unknown.</summary>
+    public const int MaxGfpLocals = 3;
+
+    /// <summary>
+    /// The flags a gfp_t argument passes and the expression that gives them: written at the call, or held by a local
+    /// that only ever holds them (<c>gfp_t gfp = GFP_KERNEL | __GFP_ZERO;</c>, as Linux code often sets them up
+    /// once). Null when they are not known. <paramref name="root"/>: the member's operations the local is declared in
+    /// (null: the argument's own, which a graph's copy is not).
+    /// </summary>
+    public static (ulong Flags, IOperation Value)? GfpPassed(IOperation argument, IMethodSymbol method, IOperation? root, int depth = 0)
+    {
+        if (Gfp(argument, method, default) is ulong g)
+            return (g, argument);
+        if (depth < MaxGfpLocals && Unwrap(argument) is ILocalReferenceOperation local && SingleValue(local.Local, root ??= RootOf(argument)) is { } value)
+            return GfpPassed(value, method, root, depth + 1);
+        return null;
+    }
+
+    /// <summary>
+    /// How a finding names a gfp_t argument: its text, and for a local the value it holds (<c>gfp (= GFP_KERNEL)</c>).
+    /// </summary>
+    public static string GfpText(IOperation argument, IOperation value)
+        => ReferenceEquals(argument, value) ? argument.Syntax.ToString() : argument.Syntax + " (= " + value.Syntax + ")";
+
+    /// <summary>A finding's properties for a gfp_t passed through a local: the value the code fix writes at the call instead.</summary>
+    public static ImmutableDictionary<string, string?> GfpFixProperties(IOperation argument, IOperation value)
+        => ReferenceEquals(argument, value) ? ImmutableDictionary<string, string?>.Empty : ImmutableDictionary<string, string?>.Empty.Add(GfpValueProperty, value.Syntax.ToString());
+
+    /// <summary>The property that holds the value a gfp_t local passes (see <see cref="GfpFixProperties"/>).</summary>
+    public const string GfpValueProperty = "GfpValue";
+
+    /// <summary>
     /// The deconstruction that assigns the variable <paramref name="reference"/> names, when it is one of its targets
     /// (<c>(a, (b, c)) = …</c>), or null: an assignment to the variable that no <c>ISimpleAssignmentOperation</c> shows.
     /// </summary>

@@ -24,6 +24,15 @@ public class KH1002Tests
         Case("GFP_KERNEL on one arm, passed through a helper", @"
     void f() { spin_lock(rx_lock); alloc_buf(64, busy ? [|GFP_KERNEL|] : GFP_ATOMIC); spin_unlock(rx_lock); }
     void alloc_buf(ulong size, gfp_t gfp) { buf = kmalloc(size, gfp); }"),
+        Case("a gfp_t local set up once, passed under a spinlock", @"
+    void f() { gfp_t gfp = GFP_KERNEL | __GFP_ZERO; spin_lock(rx_lock); buf = kmalloc(64, [|gfp|]); spin_unlock(rx_lock); }"),
+        Case("a gfp_t local chosen by a condition, passed under a spinlock", @"
+    void f(bool atomic) { var gfp = atomic ? GFP_ATOMIC : GFP_KERNEL; spin_lock(rx_lock); buf = kmalloc(64, [|gfp|]); spin_unlock(rx_lock); }"),
+        Case("a gfp_t local captured by a tasklet's lambda", @"
+    void init() { var gfp = GFP_KERNEL; tasklet_setup(tasklet, t => { buf = kmalloc(64, [|gfp|]); }); }"),
+        Case("a gfp_t local passed to a helper that allocates, in a loop's atomic region", @"
+    void f(int n) { var gfp = GFP_KERNEL; for (int i = 0; i < n; i++) { spin_lock(rx_lock); alloc_buf(64, [|gfp|]); spin_unlock(rx_lock); } }
+    void alloc_buf(ulong size, gfp_t gfp) { buf = kmalloc(size, gfp); }"),
         Case("GFP_NOIO with preemption disabled", @"
     void f() { int cpu = get_cpu(); buf = kmalloc(64, [|GFP_NOIO|]); put_cpu(); }"),
         Case("kcalloc in a tasklet", @"
@@ -52,6 +61,12 @@ public class KH1002Tests
     void f() { spin_lock(rx_lock); buf = kmalloc(64, busy ? GFP_ATOMIC : GFP_NOWAIT); spin_unlock(rx_lock); }"),
         Case("a conditional GFP_KERNEL outside any atomic context", @"
     void f() { buf = kmalloc(64, busy ? GFP_ATOMIC : GFP_KERNEL); }"),
+        Case("a gfp_t local set again before the atomic region", @"
+    void f() { var gfp = GFP_KERNEL; gfp = GFP_ATOMIC; spin_lock(rx_lock); buf = kmalloc(64, gfp); spin_unlock(rx_lock); }"),
+        Case("a gfp_t local holding GFP_ATOMIC under a spinlock", @"
+    void f() { gfp_t gfp = GFP_ATOMIC | __GFP_ZERO; spin_lock(rx_lock); buf = kmalloc(64, gfp); spin_unlock(rx_lock); }"),
+        Case("a gfp_t local holding GFP_KERNEL used after the unlock", @"
+    void f() { var gfp = GFP_KERNEL; spin_lock(rx_lock); count++; spin_unlock(rx_lock); buf = kmalloc(64, gfp); }"),
         Case("GFP_ATOMIC under a spinlock", @"
     void f() { spin_lock(rx_lock); buf = kmalloc(64, GFP_ATOMIC); spin_unlock(rx_lock); }"),
         Case("GFP_NOWAIT in an IRQ handler", @"
@@ -153,6 +168,41 @@ public sealed class Driver
     {
         var fixedSource = ConditionalBefore.Replace("busy ? GFP_ATOMIC : GFP_KERNEL", "busy ? GFP_ATOMIC : GFP_ATOMIC");
         Verify<BlockingGfpInAtomicContextAnalyzer>.CodeFix<GfpCodeFixProvider>(ConditionalBefore, fixedSource, fixedSource, "KH1002:GFP_ATOMIC");
+    }
+
+    private const string LocalBefore = @"
+public sealed class Driver
+{
+    spinlock_t l = new();
+    kptr p, q;
+    void f()
+    {
+        gfp_t gfp = GFP_KERNEL | __GFP_ZERO;
+        q = kmalloc(8, gfp);
+        spin_lock(l);
+        p = kmalloc(8, gfp);
+        spin_unlock(l);
+    }
+}";
+
+    [Fact]
+    public void Fix_writes_a_locals_value_at_the_call_with_its_base_flags_replaced()
+    {
+        // Only the call under the lock changes: the local, and its use outside the lock, stay as they are.
+        var fixedSource = LocalBefore.Replace("p = kmalloc(8, gfp);", "p = kmalloc(8, GFP_ATOMIC | __GFP_ZERO);");
+        Verify<BlockingGfpInAtomicContextAnalyzer>.CodeFix<GfpCodeFixProvider>(LocalBefore, fixedSource, fixedSource, "KH1002:GFP_ATOMIC");
+    }
+
+    [Fact]
+    public void Message_names_the_value_a_gfp_local_holds()
+    {
+        Verify<BlockingGfpInAtomicContextAnalyzer>.Diagnostics(@"
+public sealed class Driver
+{
+    spinlock_t l = new();
+    kptr p;
+    void f() { var gfp = GFP_KERNEL; spin_lock(l); p = kmalloc(8, {|#0:gfp|}); spin_unlock(l); }
+}", Expected.Diagnostic("KH1002", 0).WithMessage("kmalloc() with gfp (= GFP_KERNEL) may sleep, but spinlock 'l' is held (taken at Driver.cs:6)"));
     }
 
     [Fact]

@@ -14,6 +14,9 @@ public class KH1003Tests
         Case("work item allocates with GFP_ATOMIC", @"
     public void init() => INIT_WORK(work, w => refill());
     void refill() { buf = kmalloc(64, [|GFP_ATOMIC|]); }"),
+        Case("work item allocates with a gfp_t local holding GFP_ATOMIC", @"
+    public void init() => INIT_WORK(work, w => refill());
+    void refill() { gfp_t gfp = GFP_ATOMIC | __GFP_ZERO; buf = kmalloc(64, [|gfp|]); }"),
         Case("thread_fn allocates with GFP_ATOMIC", @"
     public int init() => request_threaded_irq(irq, null, slow, IRQF_ONESHOT, ""dev"", this);
     irqreturn_t slow(int n, object? d) { buf = kzalloc(64, [|GFP_ATOMIC|]); return IRQ_HANDLED; }"),
@@ -47,6 +50,9 @@ public class KH1003Tests
 
     public static IEnumerable<object[]> Silent() => new[]
     {
+        Case("work item with a gfp_t local set again before the allocation", @"
+    public void init() => INIT_WORK(work, w => refill());
+    void refill() { var gfp = GFP_ATOMIC; gfp = GFP_KERNEL; buf = kmalloc(64, gfp); }"),
         Case("public method: unknown callers", @"
     public void refill() { buf = kmalloc(64, GFP_ATOMIC); }"),
         Case("private helper called from an IRQ handler", @"
@@ -115,6 +121,25 @@ public sealed class Driver
             FixBefore.Replace("kmalloc(8, GFP_ATOMIC)", "kmalloc(8, GFP_KERNEL)"),
             FixBefore.Replace("GFP_ATOMIC", "GFP_KERNEL"),
             "KH1003:GFP_KERNEL");
+    }
+
+    [Fact]
+    public void Fix_writes_a_locals_value_at_the_call()
+    {
+        const string before = @"
+public sealed class Driver
+{
+    work_struct work = new();
+    kptr p;
+    public void init() => INIT_WORK(work, w => refill());
+    void refill()
+    {
+        var gfp = GFP_ATOMIC | __GFP_ZERO;
+        p = kmalloc(8, gfp);
+    }
+}";
+        var fixedSource = before.Replace("kmalloc(8, gfp)", "kmalloc(8, GFP_KERNEL | __GFP_ZERO)");
+        Verify<AtomicGfpWhereSleepingAllowedAnalyzer>.CodeFix<GfpCodeFixProvider>(before, fixedSource, fixedSource, "KH1003:GFP_KERNEL");
     }
 
     [Fact]

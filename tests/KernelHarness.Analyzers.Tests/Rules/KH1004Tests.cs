@@ -11,6 +11,7 @@ public class KH1004Tests
     public static IEnumerable<object[]> Reported() => new[]
     {
         Case("kmalloc with __GFP_HIGHMEM", @"void f() { buf = kmalloc(64, [|GFP_KERNEL | __GFP_HIGHMEM|]); }"),
+        Case("two zone modifiers through a gfp_t local", @"void f() { gfp_t gfp = __GFP_DMA | __GFP_HIGHMEM; var p = alloc_pages([|gfp|], 0); }"),
         Case("DMA and DMA32 together", @"void f() { buf = kmalloc(64, [|GFP_DMA | __GFP_DMA32|]); }"),
         Case("alloc_pages with DMA and HIGHMEM", @"void f() { var p = alloc_pages([|__GFP_DMA | __GFP_HIGHMEM|], 0); }"),
         Case("slab cache with __GFP_DMA32", @"private kmem_cache? c; void f() { buf = kmem_cache_alloc(c!, [|GFP_KERNEL | __GFP_DMA32|]); }"),
@@ -25,6 +26,7 @@ public class KH1004Tests
     public static IEnumerable<object[]> Silent() => new[]
     {
         Case("GFP_KERNEL", @"void f() { buf = kmalloc(64, GFP_KERNEL); }"),
+        Case("a gfp_t local set again to one zone", @"void f() { var gfp = __GFP_DMA | __GFP_HIGHMEM; gfp = GFP_DMA; buf = kmalloc(64, gfp); }"),
         Case("GFP_DMA kmalloc", @"void f() { buf = kmalloc(64, GFP_DMA); }"),
         Case("alloc_pages GFP_HIGHUSER", @"void f() { var p = alloc_pages(GFP_HIGHUSER, 0); }"),
         Case("alloc_pages GFP_HIGHUSER_MOVABLE", @"void f() { var p = alloc_pages(GFP_HIGHUSER_MOVABLE, 1); }"),
