@@ -27,6 +27,8 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     private readonly List<Site> sites = new();
     private readonly Dictionary<string, int> siteIds = new();
     private Dictionary<string, Finding>? findings; // most functions have none: made on the first
+    private List<(int Call, AllocFamily Families)>? freedFamilies; // per free call, the families it frees on any path
+    private List<(int Call, string Key, string Pointer)>? mismatchedFrees; // the KH3001 findings, by call
     private CatchHandlers? catches; // while a graph is walked: where its exceptions may be caught
 
     private enum Status { Live, Null, Freed, Unknown }
@@ -116,7 +118,38 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
                 return ImmutableArray<Finding>.Empty;
             engine.Explore(cfg);
         }
+        engine.SuggestFreesForEveryPath();
         return engine.findings is null ? ImmutableArray<Finding>.Empty : engine.findings.Values.OrderBy(f => f.Location.SourceSpan.Start).ToImmutableArray();
+    }
+
+    /// <summary>
+    /// A free call that gets memory of different families on different paths (<c>p = big ? vmalloc(n) : kmalloc(n, …);
+    /// kfree(p);</c>) is reported on the path where it does not match; the free to use instead must take every family
+    /// the call sees: kvfree for kmalloc and vmalloc memory. When no single free does, the finding says so and offers
+    /// no fix (the other path's free would break).
+    /// </summary>
+    private void SuggestFreesForEveryPath()
+    {
+        if (mismatchedFrees is null || freedFamilies is null)
+            return;
+        foreach (var (call, key, pointer) in mismatchedFrees)
+        {
+            var families = AllocFamily.None;
+            int seen = 0;
+            foreach (var (at, family) in freedFamilies)
+            {
+                if (at != call || (families & family) == family)
+                    continue;
+                families |= family;
+                seen++;
+            }
+            if (seen < 2 || !findings!.TryGetValue(key, out var finding))
+                continue;
+            bool kvfree = (families & ~AllocFamily.Kvmalloc) == AllocFamily.None;
+            var use = kvfree ? "kvfree(" + pointer + ")" : "on each path the free of that path's allocation";
+            var props = kvfree && finding.Properties.ContainsKey("Replacement") ? finding.Properties.SetItem("Replacement", use) : finding.Properties.Remove("Replacement");
+            findings[key] = finding with { Args = finding.Args.SetItem(4, use), Properties = props };
+        }
     }
 
     private static bool HasCandidates(ProvenanceModel pm, IMethodSymbol method, IOperation body)
@@ -451,6 +484,8 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             return;
         var site = sites[id];
         var o = site.Origin;
+        if (o.Family != AllocFamily.None)
+            (freedFamilies ??= new List<(int, AllocFamily)>(2)).Add((call.Syntax.SpanStart, o.Family));
         var loc = call.Syntax.GetLocation();
         string Via() => direct ? "" : " — called via " + how.Chain;
         bool mismatch = !AllocApis.Accepts(how.Family, o.Family)
@@ -462,8 +497,9 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             var props = ImmutableDictionary<string, string?>.Empty;
             if (direct && use is not null && (o.Family != AllocFamily.KmemCache || CacheUsableHere(o)))
                 props = props.Add("Replacement", use);
-            Report(DiagnosticIds.MismatchedFree, loc, props,
+            var key = Report(DiagnosticIds.MismatchedFree, loc, props,
                 how.Api + "()", o.Describe, Kinds.Where(o.Location), Via(), use ?? AllocApis.FreeName(o.Family) + "()");
+            (mismatchedFrees ??= new List<(int, string, string)>(1)).Add((call.Syntax.SpanStart, key, pointer.Syntax.ToString()));
         }
         if (st.Status == Status.Freed && how.Unconditional && st.FreedAt is not null)
             Report(DiagnosticIds.DoubleFree, loc, null, how.Api + "()", pointer.Syntax.ToString(), Kinds.Where(st.FreedAt), Via());
@@ -719,18 +755,20 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
 
     private static bool IsSignedInt(ITypeSymbol? t) => t?.SpecialType is SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_Int16 or SpecialType.System_SByte;
 
-    private void Report(string id, Location loc, ImmutableDictionary<string, string?>? props, params string[] args)
+    /// <summary>Adds a finding unless the same one is known (another path reached it); returns its key.</summary>
+    private string Report(string id, Location loc, ImmutableDictionary<string, string?>? props, params string[] args)
         => ReportOnce(id, loc, string.Join("|", args), props, args);
 
-    private void ReportOnce(string id, Location loc, string dedupe, ImmutableDictionary<string, string?>? props, params string[] args)
+    private string ReportOnce(string id, Location loc, string dedupe, ImmutableDictionary<string, string?>? props, params string[] args)
     {
         var key = id + "@" + loc.SourceSpan.Start.ToString(System.Globalization.CultureInfo.InvariantCulture) + ":" + dedupe;
         findings ??= new Dictionary<string, Finding>();
         if (findings.ContainsKey(key))
-            return;
+            return key;
         var f = Finding.Create(id, loc, ImmutableArray<Location>.Empty, args);
         if (props is not null)
             f = f with { Properties = props };
         findings[key] = f;
+        return key;
     }
 }

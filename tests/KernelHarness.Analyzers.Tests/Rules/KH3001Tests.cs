@@ -99,6 +99,54 @@ public sealed class Driver
     }
 
     [Fact]
+    public void Free_of_kmalloc_or_vmalloc_memory_by_path_suggests_kvfree()
+    {
+        // kfree is right on the kmalloc path: the free that takes both is kvfree, not vfree.
+        Verify<MismatchedFreeAnalyzer>.Diagnostics(@"
+public sealed class Driver
+{
+    void f(bool big)
+    {
+        var p = big ? vmalloc(4096) : kmalloc(64, GFP_KERNEL);
+        if (p == NULL)
+            return;
+        {|#0:kfree(p)|};
+    }
+}", Expected.Diagnostic("KH3001", 0).WithMessage("kfree() frees memory from vmalloc() (allocated at Driver.cs:6); use kvfree(p)"));
+    }
+
+    [Fact]
+    public void Free_of_a_cache_object_or_kmalloc_memory_by_path_names_no_single_free()
+    {
+        Verify<MismatchedFreeAnalyzer>.Diagnostics(@"
+public sealed class Driver
+{
+    kmem_cache cache_a = kmem_cache_create(""a"", 64, 8, 0, null)!;
+    void f(bool pooled)
+    {
+        var p = pooled ? kmem_cache_alloc(cache_a, GFP_KERNEL) : kmalloc(64, GFP_KERNEL);
+        {|#0:kfree(p)|};
+    }
+}", Expected.Diagnostic("KH3001", 0).WithMessage("kfree() frees memory from kmem_cache_alloc(cache_a) (allocated at Driver.cs:7); use on each path the free of that path's allocation"));
+    }
+
+    [Fact]
+    public void Fix_frees_kmalloc_or_vmalloc_memory_with_kvfree()
+    {
+        const string before = @"
+public sealed class Driver
+{
+    void f(bool big)
+    {
+        var p = big ? vmalloc(4096) : kmalloc(64, GFP_KERNEL);
+        kfree(p);
+    }
+}";
+        var after = before.Replace("kfree(p)", "kvfree(p)");
+        Verify<MismatchedFreeAnalyzer>.CodeFix<MatchingFreeCodeFixProvider>(before, after, after, MatchingFreeCodeFixProvider.EquivalenceKey);
+    }
+
+    [Fact]
     public void Fix_frees_into_the_allocating_cache()
     {
         const string before = @"
