@@ -676,6 +676,24 @@ internal sealed class CompilationIndex
                 foreach (var s in stores)
                     yield return s;
         }
+        // A field's or property's own initializer (`irq_handler_t quick = (irq, dev) => IRQ_HANDLED;`) stores into it
+        // without naming it, so its mentions do not hold it.
+        if (store is not (IFieldSymbol or IPropertySymbol))
+            yield break;
+        foreach (var reference in store.DeclaringSyntaxReferences)
+        {
+            var initializer = reference.GetSyntax() switch
+            {
+                VariableDeclaratorSyntax v => v.Initializer,
+                PropertyDeclarationSyntax p => p.Initializer,
+                _ => null,
+            };
+            if (initializer is null || !FileDeclarations.IsDeclarationWithCode(initializer) || !k.Compilation.ContainsSyntaxTree(initializer.SyntaxTree))
+                continue;
+            if (Scan(initializer).DelegateStores.TryGetValue(store, out var stores))
+                foreach (var s in stores)
+                    yield return s;
+        }
     }
 
     /// <summary>

@@ -263,6 +263,7 @@ internal sealed class DeclarationScan
                 {
                     ISimpleAssignmentOperation a => SymbolOf(a.Target),
                     IFieldInitializerOperation fi => fi.InitializedFields.FirstOrDefault(),
+                    IPropertyInitializerOperation pi => pi.InitializedProperties.FirstOrDefault(),
                     IVariableInitializerOperation vi when vi.Parent is IVariableDeclaratorOperation vd => vd.Symbol,
                     _ => null,
                 };

@@ -137,6 +137,16 @@ public class KH1001Tests
         Case("timer callback registered as a method group", @"
     void init() => timer_setup(timer, on_timer, 0);
     void on_timer(timer_list t) { [|usleep_range(10, 20)|]; }"),
+        Case("handler lambda stored by a field initializer", @"
+    private readonly irq_handler_t quick = (n, d) => { [|msleep(1)|]; return IRQ_HANDLED; };
+    int probe() => request_irq(irq, quick, 0, ""dev"", this);"),
+        Case("handler method group stored by a field initializer", @"
+    private static irqreturn_t slow_isr(int n, object? d) { [|msleep(1)|]; return IRQ_HANDLED; }
+    private readonly irq_handler_t stored = slow_isr;
+    int probe() => request_irq(irq, stored, 0, ""dev"", this);"),
+        Case("tasklet callback stored by a property initializer", @"
+    private System.Action<tasklet_struct> Poll { get; } = t => [|msleep(1)|];
+    void init() => tasklet_setup(tasklet, Poll);"),
         Case("handler stored in a field before registration", @"
     private irq_handler_t? handler;
     int init() { handler = slow_isr; return request_irq(irq, handler, 0, ""dev"", this); }

@@ -14,6 +14,8 @@ public class KH4004Tests
         Case("lambda that always claims", @"int f() => request_irq(irq, [|(i, d) => IRQ_HANDLED|], IRQF_SHARED, ""d"", dev);"),
         Case("static handler on a field dev_id", @"static int hits; static irqreturn_t isr(int i, object? d) { hits++; return IRQ_HANDLED; } int f() => request_irq(irq, [|isr|], IRQF_SHARED | IRQF_TRIGGER_LOW, ""d"", dev);"),
         Case("handler stored in a field, then registered", @"irq_handler_t? handler; static irqreturn_t isr(int i, object? d) => IRQ_HANDLED; void init() { handler = isr; } int f() => request_irq(irq, [|handler|]!, IRQF_SHARED, ""d"", dev);"),
+        Case("lambda stored by a field initializer", @"private readonly irq_handler_t quick = (i, d) => IRQ_HANDLED; int f() => request_irq(irq, [|quick|], IRQF_SHARED, ""d"", dev);"),
+        Case("lambda stored by a property initializer", @"private irq_handler_t Quick { get; } = (i, d) => IRQ_HANDLED; int f() => request_irq(irq, [|Quick|], IRQF_SHARED, ""d"", dev);"),
         Case("lambda that always claims, with a null dev_id too", @"int f() => request_irq(irq, [|(i, d) => IRQ_HANDLED|], IRQF_SHARED, ""d"", null);"),
     };
 
