@@ -502,7 +502,8 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
             (mismatchedFrees ??= new List<(int, string, string)>(1)).Add((call.Syntax.SpanStart, key, pointer.Syntax.ToString()));
         }
         if (st.Status == Status.Freed && how.Unconditional && st.FreedAt is not null)
-            Report(DiagnosticIds.DoubleFree, loc, null, how.Api + "()", pointer.Syntax.ToString(), Kinds.Where(st.FreedAt), Via());
+            // One finding per second free, though paths freed it first at different places (each branch of an if).
+            ReportOnce(DiagnosticIds.DoubleFree, loc, pointer.Syntax.ToString(), null, how.Api + "()", pointer.Syntax.ToString(), Kinds.Where(st.FreedAt), Via());
         s.Allocs[id] = how.Unconditional ? st with { Status = Status.Freed, FreedAt = loc } : st with { Status = Status.Unknown };
     }
 

@@ -35,7 +35,7 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
         var model = file.Model;
         var k = model.Symbols;
         var ops = Eval.OwnOperations(body).ToList();
-        var derefs = ops.OfType<IMemberReferenceOperation>().Where(m => m.Instance is not null && IsCurrentMm(k, m.Instance)).ToList();
+        var derefs = ops.OfType<IMemberReferenceOperation>().Where(m => m.Instance is not null && IsCurrentMm(k, m.Instance)).OrderBy(m => m.Syntax.SpanStart).ToList();
         if (derefs.Count == 0 || ops.Any(o => IsNullTest(k, o)))
             return;
         // Its registration as a kernel thread or work item, or a caller's.
@@ -43,8 +43,11 @@ public sealed class KernelThreadMmDereferenceAnalyzer : KernelRuleAnalyzer
         if (reached is null)
             return;
         var why = reached.Value.Origin.Description;
+        // One finding per statement: `current.mm.brk - current.mm.start_brk` is one mistake, fixed by one check.
+        var reported = new HashSet<SyntaxNode>();
         foreach (var d in derefs)
-            file.Report(Diagnostic.Create(Descriptors.KH6002, d.Syntax.GetLocation(), d.Syntax.ToString(), why));
+            if (reported.Add(d.Syntax.FirstAncestorOrSelf<Microsoft.CodeAnalysis.CSharp.Syntax.StatementSyntax>() ?? d.Syntax))
+                file.Report(Diagnostic.Create(Descriptors.KH6002, d.Syntax.GetLocation(), d.Syntax.ToString(), why));
     }
 
     private static bool IsCurrentMm(KernelSymbols k, IOperation op)

@@ -11,6 +11,7 @@ public class KH6002Tests
     public static IEnumerable<object[]> Reported() => new[]
     {
         Case("kthread function", @"int worker(object? data) { count = [|current.mm.map_count|]; return 0; } void f() { kthread_run(worker, null, ""w""); }"),
+        Case("two dereferences in one statement: one finding", @"void f() { INIT_WORK(work, w => { count = (int)([|current.mm.brk|] - current.mm.start_brk); }); }"),
         Case("work item lambda", @"void f() { INIT_WORK(work, w => { count = [|current.mm.mm_users|]; }); }"),
         Case("helper called from a work item", @"ulong base_of() => [|current.mm.mmap_base|]; void reset() { count = (int)base_of(); } void f() { INIT_WORK(work, w => reset()); }"),
     };
