@@ -12,7 +12,20 @@ public class KH3003Tests
     public static IEnumerable<object[]> Reported() => new[]
     {
         Case("kfree twice", @"void f() { var p = kmalloc(64, GFP_KERNEL); kfree(p); [|kfree(p)|]; }"),
-        Case("freed on both branches, then again: one finding", @"void f(bool a) { var p = kmalloc(64, GFP_KERNEL); if (a) kfree(p); else kvfree(p); [|kfree(p)|]; }"),
+        Case("freed on both branches, then again: one finding", @"
+    int f(int frame, bool done)
+    {
+        var p = kmem_cache_alloc(cache_a, GFP_KERNEL);
+        if (p == NULL)
+            return -ENOMEM;
+        if (frame % 2 == 0)
+            kmem_cache_free(cache_a, p);
+        else
+            kfree(p);
+        if (done)
+            [|kmem_cache_free(cache_a, p)|];
+        return 0;
+    }"),
         Case("kmem_cache_free twice", @"void f() { var p = kmem_cache_alloc(cache_a, GFP_KERNEL); kmem_cache_free(cache_a, p); [|kmem_cache_free(cache_a, p)|]; }"),
         Case("twice through an alias", @"void f() { var p = kmalloc(64, GFP_KERNEL); var q = p; kfree(p); [|kfree(q)|]; }"),
         Case("error path frees, then the shared exit frees again", @"int f(bool bad) { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; int ret = 0; if (bad) { kfree(p); ret = -EINVAL; } [|kfree(p)|]; return ret; }"),
