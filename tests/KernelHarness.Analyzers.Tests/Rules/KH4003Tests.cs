@@ -14,12 +14,22 @@ public class KH4003Tests
         Case("current.mm in a tasklet", @"void poll() { if ([|current.mm|] == null) count++; } void f() { tasklet_setup(tasklet, t => poll()); }"),
         Case("current in a timer lambda", @"void f() { timer_setup(timer, t => { printk([|current.comm|]); }, 0); }"),
         Case("current in a helper the handler calls", @"int last; void note() { last = [|current.pid|]; } irqreturn_t isr(int i, object? d) { note(); return IRQ_HANDLED; } int f() => request_irq(irq, isr, 0, ""d"", this);"),
+        Case("a read outside the in_task() branch of the same handler", @"int last, owner; irqreturn_t isr(int i, object? d) { if (in_task()) last = current.pid; owner = [|current.pid|]; return IRQ_HANDLED; } int f() => request_irq(irq, isr, 0, ""d"", this);"),
+        Case("a read in the else branch of if (in_task())", @"int last; irqreturn_t isr(int i, object? d) { if (in_task()) last = 0; else last = [|current.pid|]; return IRQ_HANDLED; } int f() => request_irq(irq, isr, 0, ""d"", this);"),
+        Case("a read before the early exit on !in_task()", @"int last; void poll() { last = [|current.pid|]; if (!in_task()) return; last++; } void f() { tasklet_setup(tasklet, t => poll()); }"),
+        Case("a read on the || side where in_task() was false", @"void poll() { if (in_task() || [|current.pid|] == 0) count++; } void f() { tasklet_setup(tasklet, t => poll()); }"),
+        Case("a timer callback given as a method group", @"int owner; void on_timer(timer_list t) { owner = [|current.comm|].Length; } void f() { timer_setup(timer, on_timer, 0); }"),
         Case("current two calls below a tasklet", @"void account() { count += [|current.pid|]; } void step() => account(); void f() { tasklet_setup(tasklet, t => step()); }"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
     {
         Case("in_task()-guarded read", @"int last; irqreturn_t isr(int i, object? d) { if (in_task()) last = current.pid; return IRQ_HANDLED; } int f() => request_irq(irq, isr, 0, ""d"", this);"),
+        Case("a read after the early exit on !in_task()", @"int last; void poll() { if (!in_task()) return; last = current.pid; } void f() { tasklet_setup(tasklet, t => poll()); }"),
+        Case("a read on the && side of in_task()", @"void poll() { if (in_task() && current.pid != 0) count++; } void f() { tasklet_setup(tasklet, t => poll()); }"),
+        Case("a read in the true arm of in_task() ? :", @"int last; void poll() { last = in_task() ? current.pid : -1; } void f() { tasklet_setup(tasklet, t => poll()); }"),
+        Case("a read in the else branch of if (!in_task())", @"int last; irqreturn_t isr(int i, object? d) { if (!in_task()) last = 0; else last = current.pid; return IRQ_HANDLED; } int f() => request_irq(irq, isr, 0, ""d"", this);"),
+        Case("in_task() kept in a local: the function is taken as guarded", @"int last; void poll() { bool task = in_task(); if (task) last = current.pid; } void f() { tasklet_setup(tasklet, t => poll()); }"),
         Case("current in a work item", @"void f() { INIT_WORK(work, w => { count = current.pid; }); }"),
         Case("current in process context", @"int f() => current.pid;"),
         Case("helper called only from process context", @"void note() { count = current.pid; } int f() { note(); return 0; }"),
