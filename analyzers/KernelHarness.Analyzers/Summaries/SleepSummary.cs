@@ -173,7 +173,7 @@ internal static class Eval
     /// holds. Walks the whole body: asked only of the few locals a rule needs the value of (an mm compared with
     /// init_mm, a gfp_t passed to an allocator).
     /// </summary>
-    public static IOperation? SingleValue(ILocalReferenceOperation reference) => SingleValue(reference.Local, RootOf(reference));
+    public static IOperation? SingleValue(ILocalReferenceOperation reference) => SingleValue(reference.Local, Outermost(reference));
 
     /// <summary>
     /// <see cref="SingleValue(ILocalReferenceOperation)"/> in the given member's operations (<paramref name="root"/>:
@@ -203,7 +203,7 @@ internal static class Eval
     }
 
     /// <summary>The outermost operation above <paramref name="op"/>: its member's body (or the graph statement it was copied into).</summary>
-    public static IOperation RootOf(IOperation op)
+    public static IOperation Outermost(IOperation op)
     {
         while (op.Parent is not null)
             op = op.Parent;
@@ -223,7 +223,7 @@ internal static class Eval
     {
         if (Gfp(argument, method, default) is ulong g)
             return (g, argument);
-        if (depth < MaxGfpLocals && Unwrap(argument) is ILocalReferenceOperation local && SingleValue(local.Local, root ??= RootOf(argument)) is { } value)
+        if (depth < MaxGfpLocals && Unwrap(argument) is ILocalReferenceOperation local && SingleValue(local.Local, root ??= Outermost(argument)) is { } value)
             return GfpPassed(value, method, root, depth + 1);
         return null;
     }
