@@ -348,7 +348,11 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             case IFlowAnonymousFunctionOperation or IAnonymousFunctionOperation or ILocalFunctionOperation:
                 return s;
             case ISimpleAssignmentOperation a:
-                return Assign(a.Target, a.Value, s, skip);
+                s = Assign(a.Target, a.Value, s, skip);
+                // A property of the compilation's given a value runs its setter.
+                if (a.Target is IPropertyReferenceOperation set && (s.FirstAtomic is not null || ownAtomic is not null) && Accessors.Called(set, model) is { } setter)
+                    CheckAccessorSleep(set, setter, s.FirstAtomic);
+                return s;
             case IVariableDeclaratorOperation { Initializer: { } init } declarator:
                 // Only in structured bodies: the graph turns 'var x = e' into the assignment above.
                 return Assign(declarator, init.Value, s, skip);
@@ -366,11 +370,32 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                 foreach (var c in inv.ChildOperations)
                     s = Exec(c, s, skip);
                 return Call(inv, s, ReferenceEquals(inv, skip));
+            case IPropertyReferenceOperation property:
+                foreach (var c in property.ChildOperations)
+                    s = Exec(c, s, skip);
+                if ((s.FirstAtomic is not null || ownAtomic is not null) && Accessors.Called(property, model) is { } accessor)
+                    CheckAccessorSleep(property, accessor, s.FirstAtomic);
+                return s;
             default:
                 foreach (var c in op.ChildOperations)
                     s = Exec(c, s, skip);
                 return s;
         }
+    }
+
+    /// <summary>
+    /// A property or indexer of the compilation read or written in atomic context: its accessor is a call (a getter
+    /// that takes a mutex sleeps as a helper would). Its sleeping is checked; its lock effects are not followed.
+    /// </summary>
+    private void CheckAccessorSleep(IPropertyReferenceOperation property, IMethodSymbol accessor, Held? held)
+    {
+        var sleep = model.MaySleep(accessor, ImmutableArray<object?>.Empty, stack);
+        if (sleep is null || sleep.IsGfpDependent || (sleep.ExceptIn & ownKinds) != 0)
+            return;
+        var (cause, causeLoc) = held is not null ? (Kinds.Describe(held), held.Site) : (ownAtomic!.Description, ownAtomic.Location);
+        var links = sleep.Chain.Select(c => c.Site).ToImmutableArray();
+        Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, property.Syntax.GetLocation(), ImmutableArray.Create(causeLoc).AddRange(links),
+            sleep.Api + "()", cause, " — called via " + Accessors.Describe(property, accessor) + "() -> " + sleep.ChainText));
     }
 
     /// <summary>
@@ -881,8 +906,8 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
 
     /// <summary>
     /// Where a gfp_t argument blocks, and the value that does: the argument itself when its flags are known and allow
-    /// blocking, the arm of a conditional that does (<c>busy ? GFP_ATOMIC : GFP_KERNEL</c> under a spinlock blocks
-    /// whenever busy is false), or a local that only ever holds such a value (reported at the local the call passes,
+    /// blocking, the arm of a conditional or a switch expression that does (<c>busy ? GFP_ATOMIC : GFP_KERNEL</c> under
+    /// a spinlock blocks whenever busy is false), or a local that only ever holds such a value (reported at the local the call passes,
     /// named by its value). Null when no value it may take is known to block.
     /// </summary>
     private (IOperation At, IOperation Value)? BlockingGfp(IOperation gfp, int depth = 0)
@@ -893,6 +918,12 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         {
             case IConditionalOperation { WhenFalse: { } whenFalse } choice:
                 return BlockingGfp(choice.WhenTrue, depth) ?? BlockingGfp(whenFalse, depth);
+            case ISwitchExpressionOperation choices:
+                // mode switch { Mode.Atomic => GFP_ATOMIC, _ => GFP_KERNEL }: the arm that blocks.
+                foreach (var arm in choices.Arms)
+                    if (BlockingGfp(arm.Value, depth) is { } blockingArm)
+                        return blockingArm;
+                return null;
             case IFlowCaptureReferenceOperation captured when model.CfgOf(method) is { } graph:
                 // Walked as a graph, the conditional became branches that each capture one arm for the call.
                 foreach (var block in graph.Blocks)

@@ -234,6 +234,10 @@ internal sealed class DeclarationScan
                 foreach (var c in lf.ChildOperations)
                     Walk(c, lf.Symbol, root, found);
                 return;
+            case OperationKind.PropertyReference when owner is IMethodSymbol reader && Accessors.WrittenIn(k.Compilation, (IPropertyReferenceOperation)op) is not null:
+                // A property or indexer of the compilation's with code runs it: a call of the compilation's own.
+                NoteCall(reader, ApiInfo.Empty, own: true);
+                break;
             case OperationKind.Invocation when owner is IMethodSymbol caller:
                 var inv = (IInvocationOperation)op;
                 var target = inv.TargetMethod.OriginalDefinition;

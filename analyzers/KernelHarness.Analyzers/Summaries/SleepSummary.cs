@@ -90,11 +90,25 @@ internal static class SleepSummaries
                         Visit(ch);
                     OnCall(inv);
                     return true;
+                case IPropertyReferenceOperation property:
+                    foreach (var ch in property.ChildOperations)
+                        Visit(ch);
+                    if (Accessors.Called(property, model) is { } accessor)
+                        OnAccessor(property, accessor);
+                    return true;
                 default:
                     foreach (var ch in op.ChildOperations)
                         Visit(ch);
                     return true;
             }
+        }
+
+        /// <summary>A property of the compilation read or written: its accessor sleeps as a helper would.</summary>
+        private void OnAccessor(IPropertyReferenceOperation property, IMethodSymbol accessor)
+        {
+            var sub = model.MaySleep(accessor, ImmutableArray<object?>.Empty, stack);
+            if (sub is not null && !sub.IsGfpDependent)
+                Unconditional = sub with { Chain = sub.Chain.Insert(0, new ChainLink(Accessors.Describe(property, accessor), property.Syntax.GetLocation())) };
         }
 
         private void OnCall(IInvocationOperation inv)
@@ -427,4 +441,44 @@ internal static class Eval
 
     public static string Key(ImmutableArray<object?> consts)
         => consts.IsDefaultOrEmpty ? "" : string.Join(",", consts.Select(c => c is null ? "?" : c is bool b ? (b ? "T" : "F") : System.Convert.ToString(c, System.Globalization.CultureInfo.InvariantCulture)));
+}
+
+/// <summary>Properties and indexers as calls: the accessor a reference runs, when its code is the compilation's.</summary>
+internal static class Accessors
+{
+    /// <summary>
+    /// The getter a read runs, or the setter an assignment runs, when the compilation writes its code: not an
+    /// auto-property's (its accessors are a field in disguise), nor one from metadata. (Of <c>x.P += 1</c>, the getter.)
+    /// </summary>
+    public static IMethodSymbol? WrittenIn(Compilation compilation, IPropertyReferenceOperation property)
+    {
+        var p = property.Property;
+        if (!SymbolEqualityComparer.Default.Equals(p.ContainingAssembly, compilation.Assembly))
+            return null;
+        var accessor = property.Parent is ISimpleAssignmentOperation assignment && ReferenceEquals(assignment.Target, property) ? p.SetMethod : p.GetMethod;
+        if (accessor is null)
+            return null;
+        foreach (var reference in accessor.DeclaringSyntaxReferences)
+        {
+            var code = reference.GetSyntax() switch
+            {
+                Microsoft.CodeAnalysis.CSharp.Syntax.AccessorDeclarationSyntax a => (SyntaxNode?)a.Body ?? a.ExpressionBody,
+                Microsoft.CodeAnalysis.CSharp.Syntax.ArrowExpressionClauseSyntax arrow => arrow,
+                Microsoft.CodeAnalysis.CSharp.Syntax.BasePropertyDeclarationSyntax declaration => (declaration as Microsoft.CodeAnalysis.CSharp.Syntax.PropertyDeclarationSyntax)?.ExpressionBody
+                    ?? (declaration as Microsoft.CodeAnalysis.CSharp.Syntax.IndexerDeclarationSyntax)?.ExpressionBody,
+                _ => null,
+            };
+            if (code is not null)
+                return accessor.OriginalDefinition;
+        }
+        return null;
+    }
+
+    /// <summary>The accessor a reference runs, when the index has its body (see <see cref="WrittenIn"/>).</summary>
+    public static IMethodSymbol? Called(IPropertyReferenceOperation property, CompilationModel model)
+        => WrittenIn(model.Symbols.Compilation, property) is { } accessor && model.Index.BodyOf(accessor) is not null ? accessor : null;
+
+    /// <summary>How a chain names the accessor: <c>Mode.get</c>, <c>Mode.set</c>, <c>this[].get</c>.</summary>
+    public static string Describe(IPropertyReferenceOperation property, IMethodSymbol accessor)
+        => (property.Property.IsIndexer ? "this[]" : property.Property.Name) + (accessor.MethodKind == MethodKind.PropertySet ? ".set" : ".get");
 }

@@ -137,6 +137,24 @@ public class KH1001Tests
         Case("timer callback registered as a method group", @"
     void init() => timer_setup(timer, on_timer, 0);
     void on_timer(timer_list t) { [|usleep_range(10, 20)|]; }"),
+        Case("a property getter that takes a mutex, read under a spinlock", @"
+    int Mode { get { mutex_lock(mtx); int m = count; mutex_unlock(mtx); return m; } }
+    void f() { spin_lock(rx_lock); var m = [|Mode|]; spin_unlock(rx_lock); }"),
+        Case("an expression-bodied property whose helper sleeps, read in a hard-IRQ handler", @"
+    int Slow => slow_read();
+    int slow_read() { msleep(1); return 1; }
+    irqreturn_t isr(int i, object? d) { count = [|Slow|]; return IRQ_HANDLED; }
+    int f() => request_irq(irq, isr, 0, ""dev"", this);"),
+        Case("a property setter that takes a mutex, assigned under a spinlock", @"
+    int Val { get => count; set { mutex_lock(mtx); count = value; mutex_unlock(mtx); } }
+    void f() { spin_lock(rx_lock); [|Val|] = 3; spin_unlock(rx_lock); }"),
+        Case("an indexer that sleeps, read in a tasklet", @"
+    int this[int i] { get { msleep(1); return i; } }
+    void init() => tasklet_setup(tasklet, t => { count = [|this[2]|]; });"),
+        Case("a helper reading a sleeping getter, called under a spinlock", @"
+    int Mode { get { mutex_lock(mtx); int m = count; mutex_unlock(mtx); return m; } }
+    int read_mode() => Mode;
+    void f() { spin_lock(rx_lock); count = [|read_mode()|]; spin_unlock(rx_lock); }"),
         Case("handler lambda stored by a field initializer", @"
     private readonly irq_handler_t quick = (n, d) => { [|msleep(1)|]; return IRQ_HANDLED; };
     int probe() => request_irq(irq, quick, 0, ""dev"", this);"),
@@ -166,6 +184,15 @@ public class KH1001Tests
 
     public static IEnumerable<object[]> Silent() => new[]
     {
+        Case("an auto-property read and set under a spinlock", @"
+    int Auto { get; set; }
+    void f() { spin_lock(rx_lock); Auto = 3; count = Auto; spin_unlock(rx_lock); }"),
+        Case("a getter that only computes, read under a spinlock", @"
+    int Cheap => count + 1;
+    void f() { spin_lock(rx_lock); count = Cheap; spin_unlock(rx_lock); }"),
+        Case("a sleeping getter read after the unlock", @"
+    int Mode { get { mutex_lock(mtx); int m = count; mutex_unlock(mtx); return m; } }
+    void f() { spin_lock(rx_lock); count++; spin_unlock(rx_lock); var m = Mode; }"),
         Case("msleep in a catch block entered only after a finally released the lock", @"
     void f()
     {

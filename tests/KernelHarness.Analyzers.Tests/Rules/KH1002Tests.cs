@@ -11,6 +11,8 @@ public class KH1002Tests
 {
     public static IEnumerable<object[]> Reported() => new[]
     {
+        Case("a gfp_t local chosen by a switch expression, passed under a spinlock", @"
+    void f(int prio) { gfp_t gfp = prio switch { 0 => GFP_ATOMIC, _ => GFP_KERNEL }; spin_lock(rx_lock); buf = kmalloc(64, [|gfp|]); spin_unlock(rx_lock); }"),
         Case("kzalloc GFP_KERNEL in a hard-IRQ handler", @"
     int probe() => request_irq(irq, my_isr, 0, ""dev"", this);
     irqreturn_t my_isr(int n, object? d) { buf = kzalloc(64, [|GFP_KERNEL|]); return IRQ_HANDLED; }"),
