@@ -325,6 +325,9 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
                 // Only in structured bodies: the graph turns 'var x = e' into an assignment.
                 Assign(declarator.Symbol, init.Value, s);
                 break;
+            case IDeconstructionAssignmentOperation deconstruction:
+                Deconstruct(deconstruction.Target, deconstruction.Value, s);
+                break;
             case IFlowCaptureOperation fc:
                 if (Eval(fc.Value, s) is int id)
                     (s.Captures ??= new Dictionary<CaptureId, int>())[fc.Id] = id;
@@ -369,9 +372,46 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
 
     private void Assign(ILocalSymbol local, IOperation value, PState s) => Assign(KeyOf(local), true, value, s);
 
-    private void Assign(string? key, bool local, IOperation value, PState s)
+    private void Assign(string? key, bool local, IOperation value, PState s) => Store(key, local, Eval(value, s), value, s);
+
+    /// <summary>
+    /// <c>(a, b) = (b, a)</c>, <c>var (buf, n) = (p, len)</c>: every value is read before any target is set, so a swap
+    /// swaps; a value that is not written as a tuple (a call returning one) leaves its targets unknown.
+    /// </summary>
+    private void Deconstruct(IOperation target, IOperation value, PState s)
     {
-        var id = Eval(value, s);
+        var pairs = new List<(IOperation Target, IOperation? Value)>();
+        Pair(target, value, pairs);
+        var ids = new int?[pairs.Count];
+        for (int i = 0; i < pairs.Count; i++)
+            ids[i] = pairs[i].Value is { } v ? Eval(v, s) : null;
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            var t = Summaries.Eval.Unwrap(pairs[i].Target);
+            if (t is IDiscardOperation)
+                continue;
+            Store(VarKey(t), t is ILocalReferenceOperation or IParameterReferenceOperation, ids[i], pairs[i].Value ?? t, s);
+        }
+    }
+
+    private static void Pair(IOperation target, IOperation? value, List<(IOperation, IOperation?)> pairs)
+    {
+        while (target is IDeclarationExpressionOperation declaration)
+            target = declaration.Expression;
+        while (value is IConversionOperation or IParenthesizedOperation)
+            value = value is IConversionOperation c ? c.Operand : ((IParenthesizedOperation)value).Operand;
+        if (target is not ITupleOperation targets)
+        {
+            pairs.Add((target, value));
+            return;
+        }
+        var values = value is ITupleOperation tuple && tuple.Elements.Length == targets.Elements.Length ? tuple.Elements : default;
+        for (int i = 0; i < targets.Elements.Length; i++)
+            Pair(targets.Elements[i], values.IsDefault ? null : values[i], pairs);
+    }
+
+    private void Store(string? key, bool local, int? id, IOperation value, PState s)
+    {
         if (!local && id is int escaped)
             Escape(escaped, s);
         if (key is null)

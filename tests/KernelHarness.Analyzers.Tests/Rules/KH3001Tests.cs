@@ -32,6 +32,7 @@ public class KH3001Tests
 
     public static IEnumerable<object[]> Silent() => new[]
     {
+        Case("buffers swapped by a deconstruction, each freed by its own free", @"void f(ulong size) { var wide = kvmalloc(size * 2, GFP_KERNEL); var narrow = kmalloc(size, GFP_KERNEL); (wide, narrow) = (narrow, wide); kfree(wide); kvfree(narrow); }"),
         Case("kvfree of kmalloc memory", @"void f() { var p = kmalloc(64, GFP_KERNEL); kvfree(p); }"),
         Case("kvfree of vmalloc memory", @"void f() { var p = vmalloc(1 << 20); kvfree(p); }"),
         Case("kvfree of kvmalloc memory", @"void f() { var p = kvmalloc(1 << 20, GFP_KERNEL); kvfree(p); }"),

@@ -11,6 +11,18 @@ public class KH3003Tests
 {
     public static IEnumerable<object[]> Reported() => new[]
     {
+        Case("an alias made by a deconstruction, freed after the original", @"
+    int f(ulong len)
+    {
+        var bounce = kmalloc(128, GFP_KERNEL);
+        if (bounce == NULL)
+            return -ENOMEM;
+        var (cur, n) = (bounce, len);
+        kfree(bounce);
+        if (n > 64)
+            [|kfree(cur)|];
+        return 0;
+    }"),
         Case("kfree twice", @"void f() { var p = kmalloc(64, GFP_KERNEL); kfree(p); [|kfree(p)|]; }"),
         Case("freed on both branches, then again: one finding", @"
     int f(int frame, bool done)
