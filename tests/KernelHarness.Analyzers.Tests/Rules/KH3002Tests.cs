@@ -17,6 +17,11 @@ public class KH3002Tests
         Case("use before the check", @"void f() { var p = kmalloc(64, GFP_ATOMIC); memset([|p|], 0, 64); if (p == NULL) return; kfree(p); }"),
         Case("allocation from a helper that can return NULL", @"kptr get() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return NULL; return p; } void f() { var p = get(); memcpy([|p|], buf, 8); kfree(p); }"),
         Case("vmalloc result", @"void f() { var p = vmalloc(8192); memset([|p|], 0, 8192); vfree(p); }"),
+        Case("kcalloc array indexed through ptr_span", @"void f() { var ring = kcalloc(16, 8, GFP_KERNEL); ptr_span([|ring|], 128)[0] = 1; obj = ring; }"),
+        Case("krealloc result used before the check", @"void f() { var grown = krealloc(buf, 128, GFP_KERNEL); memset([|grown|], 0, 128); buf = grown; }"),
+        Case("the other allocation checked (copy-paste)", @"int f() { var rx = kmalloc(64, GFP_KERNEL); var tx = kmalloc(64, GFP_KERNEL); if (rx == NULL) return -ENOMEM; memset(rx, 0, 64); memset([|tx|], 0, 64); kfree(rx); kfree(tx); return 0; }"),
+        Case("kvmalloc result", @"void f() { var table = kvmalloc(1 << 16, GFP_KERNEL); memset([|table|], 0, 1 << 16); kvfree(table); }"),
+        Case("kmem_cache_zalloc result through ptr_ref", @"void f() { var node = kmem_cache_zalloc(cache_b, GFP_ATOMIC); ptr_ref<int>([|node|]) = count; kmem_cache_free(cache_b, node); }"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -31,6 +36,8 @@ public class KH3002Tests
         Case("check through addr", @"void f() { var p = kmalloc(64, GFP_KERNEL); if (p.addr == 0) return; memset(p, 0, 64); kfree(p); }"),
         Case("pointer from a field", @"void f() { memset(buf, 0, 64); }"),
         Case("ternary guard", @"int f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) return -ENOMEM; obj = p; memset(obj, 0, 8); return 0; }"),
+        Case("krealloc checked before it replaces the old buffer", @"int f() { var grown = krealloc(buf, 128, GFP_KERNEL); if (grown == NULL) return -ENOMEM; buf = grown; memset(grown, 0, 128); return 0; }"),
+        Case("each of two allocations checked before use", @"int f() { var rx = kmalloc(64, GFP_KERNEL); if (rx == NULL) return -ENOMEM; var tx = kmalloc(64, GFP_KERNEL); if (tx == NULL) { kfree(rx); return -ENOMEM; } memset(rx, 0, 64); memset(tx, 0, 64); kfree(tx); kfree(rx); return 0; }"),
     };
 
     [Theory]

@@ -61,6 +61,8 @@ public class KH3003Tests
         Case("two fields", @"void f() { kfree(buf); kfree(obj); }"),
         Case("freeing a NULL pointer after a failed check", @"void f() { var p = kmalloc(64, GFP_KERNEL); if (p == NULL) { kfree(p); return; } kfree(p); }"),
         Case("two locals of one name in sibling scopes, each freed once", @"void f() { { var p = kmalloc(64, GFP_KERNEL); kfree(p); } { var p = kmalloc(32, GFP_KERNEL); kfree(p); } }"),
+        Case("goto-style unwinding ladder: each label frees one allocation", @"int f(bool bad) { int ret = 0; var a = kmalloc(64, GFP_KERNEL); if (a == NULL) return -ENOMEM; var b = kmalloc(64, GFP_KERNEL); if (b == NULL) { ret = -ENOMEM; goto out_a; } if (bad) { ret = -EINVAL; goto out_b; } count++; out_b: kfree(b); out_a: kfree(a); return ret; }"),
+        Case("one free in each case of a switch", @"void f(int mode) { var p = kmalloc(64, GFP_KERNEL); switch (mode) { case 0: kfree(p); break; case 1: count++; kfree(p); break; default: kfree(p); break; } }"),
     };
 
     [Theory]

@@ -17,6 +17,12 @@ public class KH4002Tests
         Case("constant irq", Isr + @"int probe() => request_irq(7, isr, 0, ""d"", this); void remove() { [|free_irq(7, dev)|]; }"),
         Case("the same parameter", Isr + @"int probe(uint line) => request_irq(line, isr, 0, ""d"", dev); void remove(uint line) { [|free_irq(line, this)|]; }"),
         Case("a local with a single assignment", Isr + @"int probe() => request_irq(irq, isr, 0, ""d"", dev); void remove() { var cookie = this; [|free_irq(irq, cookie)|]; }"),
+        Case("request_threaded_irq with this, freed with the field", Isr + @"irqreturn_t th(int i, object? d) => IRQ_HANDLED; int probe() => request_threaded_irq(irq, isr, th, IRQF_SHARED | IRQF_ONESHOT, ""d"", this); void remove() { [|free_irq(irq, dev)|]; }"),
+        Case("probe's error unwinding frees with another cookie than it requested with", Isr + @"int probe() { int ret = request_irq(irq, isr, IRQF_SHARED, ""d"", dev); if (ret != 0) return ret; if (count == 0) { [|free_irq(irq, this)|]; return -ENODEV; } return 0; }"),
+        Case("a named irq constant, freed with null", Isr + @"const uint UART_IRQ = 4; int probe() => request_irq(UART_IRQ, isr, IRQF_SHARED, ""uart"", this); void remove() { [|free_irq(UART_IRQ, null)|]; }"),
+        Case("two requests of the line, freed with neither cookie", Isr + @"int a() => request_irq(irq, isr, IRQF_SHARED, ""a"", this); int b() => request_irq(irq, isr, IRQF_SHARED, ""b"", dev); void remove() { [|free_irq(irq, null)|]; }"),
+        Case("requested with a local holding the field, freed with this", Isr + @"int probe() { var priv = dev; return request_irq(irq, isr, IRQF_SHARED, ""d"", priv); } void remove() { [|free_irq(irq, this)|]; }"),
+        Case("freed with a freshly created object", Isr + @"int probe() => request_irq(irq, isr, IRQF_SHARED, ""d"", dev); void remove() { [|free_irq(irq, new Device())|]; }"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -27,6 +33,12 @@ public class KH4002Tests
         Case("another irq", Isr + @"int probe() => request_irq(7, isr, 0, ""d"", this); void remove() { free_irq(8, dev); }"),
         Case("dev_id not resolvable", Isr + @"object? cookie() => this; int probe() => request_irq(irq, isr, 0, ""d"", cookie()); void remove() { free_irq(irq, this); }"),
         Case("one of two requests matches", Isr + @"int a() => request_irq(irq, isr, IRQF_SHARED, ""a"", this); int b() => request_irq(irq, isr, IRQF_SHARED, ""b"", dev); void remove() { free_irq(irq, dev); free_irq(irq, this); }"),
+        Case("request_threaded_irq and free_irq with the same field", Isr + @"irqreturn_t th(int i, object? d) => IRQ_HANDLED; int probe() => request_threaded_irq(irq, isr, th, IRQF_SHARED | IRQF_ONESHOT, ""d"", dev); void remove() { free_irq(irq, dev); }"),
+        Case("two lines in two fields, each freed with its own cookie", Isr + @"uint rx_irq, tx_irq; int probe() { int ret = request_irq(rx_irq, isr, 0, ""rx"", this); if (ret != 0) return ret; return request_irq(tx_irq, isr, 0, ""tx"", dev); } void remove() { free_irq(tx_irq, dev); free_irq(rx_irq, this); }"),
+        Case("probe's error unwinding frees with the cookie it requested with", Isr + @"int probe() { int ret = request_irq(irq, isr, IRQF_SHARED, ""d"", dev); if (ret != 0) return ret; if (count == 0) { free_irq(irq, dev); return -ENODEV; } return 0; }"),
+        Case("a named irq constant with the same dev_id", Isr + @"const uint UART_IRQ = 4; int probe() => request_irq(UART_IRQ, isr, IRQF_SHARED, ""uart"", this); void remove() { free_irq(UART_IRQ, this); }"),
+        Case("freed with the dev_id cast to object", Isr + @"int probe() => request_irq(irq, isr, IRQF_SHARED, ""d"", dev); void remove() { free_irq(irq, (object)dev); }"),
+        Case("freed through a local holding the requested cookie", Isr + @"int probe() => request_irq(irq, isr, IRQF_SHARED, ""d"", this); void remove() { var cookie = this; synchronize_irq(irq); free_irq(irq, cookie); }"),
     };
 
     [Theory]

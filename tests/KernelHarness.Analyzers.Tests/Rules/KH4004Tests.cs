@@ -17,6 +17,10 @@ public class KH4004Tests
         Case("lambda stored by a field initializer", @"private readonly irq_handler_t quick = (i, d) => IRQ_HANDLED; int f() => request_irq(irq, [|quick|], IRQF_SHARED, ""d"", dev);"),
         Case("lambda stored by a property initializer", @"private irq_handler_t Quick { get; } = (i, d) => IRQ_HANDLED; int f() => request_irq(irq, [|Quick|], IRQF_SHARED, ""d"", dev);"),
         Case("lambda that always claims, with a null dev_id too", @"int f() => request_irq(irq, [|(i, d) => IRQ_HANDLED|], IRQF_SHARED, ""d"", null);"),
+        Case("primary handler of a threaded request that always claims", @"static irqreturn_t hard(int i, object? d) => IRQ_HANDLED; irqreturn_t th(int i, object? d) => busy ? IRQ_HANDLED : IRQ_NONE; int f() => request_threaded_irq(irq, [|hard|], th, IRQF_SHARED, ""d"", this);"),
+        Case("branches on the irq number only, claims on both", @"static int low, high; static irqreturn_t isr(int i, object? d) { if (i < 16) { low++; return IRQ_HANDLED; } high++; return IRQ_HANDLED; } int f() => request_irq(irq, [|isr|], IRQF_SHARED, ""d"", dev);"),
+        Case("defers everything to a tasklet without asking the device", @"irqreturn_t isr(int i, object? d) { tasklet_schedule(tasklet); return IRQ_HANDLED; } int f() => request_irq(irq, [|isr|], IRQF_SHARED, ""d"", dev);"),
+        Case("only logs and claims", @"static irqreturn_t isr(int i, object? d) { printk(KERN_DEBUG + ""irq""); return IRQ_HANDLED; } int f() => request_irq(irq, [|isr|], IRQF_SHARED | IRQF_TRIGGER_HIGH, ""d"", dev);"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -29,6 +33,9 @@ public class KH4004Tests
         Case("handler stored in a field reads its device", @"irq_handler_t? handler; static irqreturn_t isr(int i, object? d) => d is Device { count: > 0 } ? IRQ_HANDLED : IRQ_NONE; void init() { handler = isr; } int f() => request_irq(irq, handler!, IRQF_SHARED, ""d"", dev);"),
         Case("a field that may hold either of two handlers", @"irq_handler_t? handler; static irqreturn_t a(int i, object? d) => IRQ_HANDLED; irqreturn_t b(int i, object? d) => busy ? IRQ_HANDLED : IRQ_NONE; void init(bool x) { if (x) handler = a; else handler = b; } int f() => request_irq(irq, handler!, IRQF_SHARED, ""d"", dev);"),
         Case("thread_fn is not the hard-IRQ handler", @"int f() => request_threaded_irq(irq, (i, d) => d == dev ? IRQ_WAKE_THREAD : IRQ_NONE, (i, d) => IRQ_HANDLED, IRQF_SHARED, ""d"", dev);"),
+        Case("asks the device through an instance helper, registered with this", @"bool pending() => count > 0; irqreturn_t isr(int i, object? d) { if (!pending()) return IRQ_NONE; count = 0; return IRQ_HANDLED; } int f() => request_irq(irq, isr, IRQF_SHARED, ""d"", this);"),
+        Case("primary handler that always wakes the thread", @"irqreturn_t th(int i, object? d) => IRQ_HANDLED; int f() => request_threaded_irq(irq, (i, d) => IRQ_WAKE_THREAD, th, IRQF_SHARED | IRQF_ONESHOT, ""d"", dev);"),
+        Case("threaded-only request: no hard-IRQ handler written", @"irqreturn_t th(int i, object? d) => IRQ_HANDLED; int f() => request_threaded_irq(irq, null, th, IRQF_SHARED | IRQF_ONESHOT, ""d"", dev);"),
     };
 
     [Theory]

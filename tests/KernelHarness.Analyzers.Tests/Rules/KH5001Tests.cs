@@ -18,6 +18,10 @@ public class KH5001Tests
         Case("field compared with field", @"ulong last_rx, stamp; void rx() { last_rx = jiffies; } void tick() { stamp = jiffies - HZ; } bool stale() => [|stamp > last_rx|];"),
         Case("parameter that receives a time", @"bool expired(ulong when) => [|jiffies > when|]; bool f() => expired(jiffies + HZ);"),
         Case("loop condition", @"void f() { ulong end = jiffies + msecs_to_jiffies(10); while ([|jiffies < end|]) cpu_relax(); }"),
+        Case("timer expiry field compared with jiffies", @"void arm() { timer.expires = jiffies + 2 * HZ; add_timer(timer); } bool overdue() => [|jiffies > timer.expires|];"),
+        Case("deadline on the left, jiffies on the right", @"ulong deadline; void arm() { deadline = jiffies + HZ / 2; } void f() { while ([|deadline > jiffies|]) cpu_relax(); }"),
+        Case("remaining timeout computed under a raw comparison", @"ulong deadline; void arm() { deadline = jiffies + 10 * HZ; } ulong remaining() => [|jiffies < deadline|] ? deadline - jiffies : 0;"),
+        Case("property holding a last-seen stamp", @"ulong LastSeen { get; set; } void rx() { LastSeen = jiffies; } bool link_down() => [|jiffies >= LastSeen + 5 * HZ|];"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -29,6 +33,9 @@ public class KH5001Tests
         Case("unrelated comparison", @"bool f(int a, int b) => a < b;"),
         Case("jiffies compared with a constant", @"bool f() => jiffies > 0;"),
         Case("equality is not ordering", @"bool f(ulong t) => jiffies == t;"),
+        Case("open-coded time_after_eq: signed difference against zero", @"ulong deadline; void arm() { deadline = jiffies + HZ; } bool f() => (long)(jiffies - deadline) >= 0;"),
+        Case("elapsed time in milliseconds against a constant budget", @"ulong start; void begin() { start = jiffies; } bool too_slow() => jiffies_to_msecs(jiffies - start) > 500;"),
+        Case("two durations compared", @"ulong f(uint ms) { ulong timeout = msecs_to_jiffies(ms); if (timeout > 10 * HZ) timeout = 10 * HZ; return timeout; }"),
     };
 
     [Theory]

@@ -17,6 +17,10 @@ public class KH6001Tests
         Case("another task's mm", @"bool f(task_struct t) => [|t.mm == init_mm|];"),
         Case("in a condition", @"int f() { if ([|current.mm == init_mm|]) return -EINVAL; return 0; }"),
         Case("a local holding current.mm", @"int f() { var mm = current.mm; if ([|mm == init_mm|]) return -EINVAL; return 0; }"),
+        Case("the parent task's mm", @"bool parent_is_kthread(task_struct t) => [|t.parent!.mm == init_mm|];"),
+        Case("a ternary picking the user address limit", @"ulong limit() => [|current.mm == init_mm|] ? 0 : current.mm!.task_size;"),
+        Case("a local holding another task's mm", @"int f(task_struct t) { var mm = t.mm; if ([|mm != init_mm|]) count++; return 0; }"),
+        Case("an early return in a work item", @"void f() { INIT_WORK(work, w => { if ([|current.mm == init_mm|]) return; count++; }); }"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -28,6 +32,9 @@ public class KH6001Tests
         Case("a local a deconstruction may give another mm", @"bool f(mm_struct other) { var mm = current.mm; int n = 0; if (mm == null) (mm, n) = (other, 1); return n == 0 && mm == init_mm; }"),
         Case("a local that may hold another mm by the time it is compared", @"bool f(mm_struct other) { var mm = current.mm; if (mm == null) mm = other; return mm == init_mm; }"),
         Case("a page-table walker's mm parameter", @"bool kernel_range(mm_struct mm) => mm == init_mm;"),
+        Case("PF_KTHREAD flag test", @"bool is_kthread() => (current.flags & PF_KTHREAD) != 0;"),
+        Case("a local holding active_mm compared with init_mm", @"bool lazy_tlb() { var mm = current.active_mm; return mm == init_mm; }"),
+        Case("init_mm's own page tables read", @"object? kernel_pgd() => init_mm.pgd;"),
     };
 
     [Theory]

@@ -51,6 +51,8 @@ public class KH9001Tests
         Case("records and interfaces of the student", @"interface IThing { int Id { get; } } sealed record Thing(int Id) : IThing; int f() => new Thing(1).Id;"),
         Case("typeof, Type equality and nameof (members the list allows on System.Type)", @"bool f(object o) => o.GetType() == typeof(Driver) && nameof(Driver).Length > 0;"),
         Case("a member the list allows under a refused type wins", @"string f() => typeof(Driver).FullName ?? """";"),
+        Case("bit operations for hweight/ffs (System.Numerics)", @"int f(uint status) => System.Numerics.BitOperations.PopCount(status) + System.Numerics.BitOperations.TrailingZeroCount(status);"),
+        Case("little-endian register decoding, as le32_to_cpu (System.Buffers)", @"uint f() => System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(ptr_span(buf, 4));"),
     };
 
     [Theory]
