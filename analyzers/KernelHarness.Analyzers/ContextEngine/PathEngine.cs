@@ -823,7 +823,9 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                     return s;
                 }
                 var h = list[i];
-                if (kind != LockKind.Unknown && h.Kind != LockKind.Unknown && kind != h.Kind)
+                // After a self-deadlock (read_lock under one's own write_lock), the release the code pairs with the
+                // second acquire meets the first: the deadlock is the mistake, not the variant.
+                if (kind != LockKind.Unknown && h.Kind != LockKind.Unknown && kind != h.Kind && !s.Facts.ContainsKey(DeadlockFact + key))
                     ReportMismatch(inv, h, api);
                 return s.WithHeld(list.RemoveAt(i));
             }

@@ -96,6 +96,8 @@ public class KH2003Tests
     void f(mm_struct mm) { mmap_read_lock(mm); [|mmap_read_lock(mm)|]; mmap_read_unlock(mm); mmap_read_unlock(mm); }"),
         Case("read_lock under one's own write_lock", @"
     void f() { write_lock(rw); [|read_lock(rw)|]; write_unlock(rw); }"),
+        Case("read_lock under one's own write_lock, each released: the deadlock once", @"
+    void f() { write_lock(rw); [|read_lock(rw)|]; count++; read_unlock(rw); write_unlock(rw); }"),
         Case("the value tested again after it was changed", @"
     void f(int mode) { if (mode == 1) [|spin_lock(rx_lock)|]; mode = 2; if (mode == 1) [|spin_unlock(rx_lock)|]; }"),
         Case("the flag tested the wrong way round", @"

@@ -26,6 +26,8 @@ public class KH2004Tests
 
     public static IEnumerable<object[]> Silent() => new[]
     {
+        Case("read_lock under one's own write_lock, each released by its own unlock: the deadlock is KH2003's", @"
+    void f() { write_lock(rw); read_lock(rw); count++; read_unlock(rw); write_unlock(rw); }"),
         Case("irqsave / irqrestore", @"void f() { spin_lock_irqsave(rx_lock, out var fl); count++; spin_unlock_irqrestore(rx_lock, fl); }"),
         Case("lock_irq / unlock_irq", @"void f() { spin_lock_irq(rx_lock); count++; spin_unlock_irq(rx_lock); }"),
         Case("lock_bh / unlock_bh", @"void f() { spin_lock_bh(rx_lock); count++; spin_unlock_bh(rx_lock); }"),
