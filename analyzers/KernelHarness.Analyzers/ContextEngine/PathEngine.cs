@@ -78,6 +78,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         hitRecursion = false;
         helperAcquires = null;
         helperReleases = null;
+        usedAsHelper = null;
     }
 
     // The engine runs for every function of the compilation, and again for a callee from inside a caller's walk:
@@ -348,6 +349,12 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             case IFlowAnonymousFunctionOperation or IAnonymousFunctionOperation or ILocalFunctionOperation:
                 return s;
             case ISimpleAssignmentOperation a:
+                // The target's own code runs first: a ref-returning call (get_cpu_var(v) = 0), an instance or index.
+                if (a.Target is IInvocationOperation)
+                    s = Exec(a.Target, s, skip);
+                else
+                    foreach (var c in a.Target.ChildOperations)
+                        s = Exec(c, s, skip);
                 s = Assign(a.Target, a.Value, s, skip);
                 // A property of the compilation's given a value runs its setter.
                 if (a.Target is IPropertyReferenceOperation set && (s.FirstAtomic is not null || ownAtomic is not null) && Accessors.Called(set, model) is { } setter)
@@ -1064,7 +1071,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             bool visible = Kinds.IsContext(h0.Kind)
                 ? h0.Kind == LockKind.IrqSave && h0.FlagsKey is not null && LockRef.IsVisibleToCallers(h0.FlagsKey)
                 : LockRef.IsVisibleToCallers(key);
-            if (!registered && visible)
+            if (!registered && visible && UsedAsHelper())
             {
                 if (freeExits.Count == 0)
                 {
@@ -1099,9 +1106,41 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             bool owns = registered || (acquiredKeys is not null && (acquiredKeys.Contains(u.Key) || (Kinds.IsContext(u.Kind) && acquiredKeys.Any(a => a.StartsWith(Kinds.ContextKey(u.Kind, null).TrimEnd('>'), System.StringComparison.Ordinal)))));
             if (owns)
                 Add(Finding.Create(u.Rule, u.Loc, ImmutableArray<Location>.Empty, u.Message));
-            else if (Kinds.IsContext(u.Kind) ? (u.FlagsKey is null || LockRef.IsVisibleToCallers(u.FlagsKey)) : LockRef.IsVisibleToCallers(u.Key))
+            else if ((Kinds.IsContext(u.Kind) ? (u.FlagsKey is null || LockRef.IsVisibleToCallers(u.FlagsKey)) : LockRef.IsVisibleToCallers(u.Key)) && UsedAsHelper())
                 (helperReleases ??= new()).Add(new LockEffect(u.Key, Pretty(u.Key), u.Kind, When.Always, u.Api, u.FlagsKey, null, method));
+            else
+                Add(Finding.Create(u.Rule, u.Loc, ImmutableArray<Location>.Empty, u.Message));
         }
+    }
+
+    /// <summary>
+    /// May the method's unbalanced locking be a helper's, whose callers pair it (<c>lock_hw()</c> … <c>unlock_hw()</c>)?
+    /// Only if something may call it: a call in the compilation, a delegate to it, or code outside (an override or an
+    /// interface's member). Unannotated and called by nothing, it is the function itself that leaves the lock held
+    /// (sparse: "context imbalance"); marked [Acquires] or [Releases], it is a helper by declaration.
+    /// </summary>
+    private bool UsedAsHelper()
+    {
+        if (usedAsHelper is bool known)
+            return known;
+        var m = method.OriginalDefinition;
+        bool used = m.MethodKind is MethodKind.AnonymousFunction || model.Index.CallersOf(m).Count > 0 || model.Index.Escapes(m)
+                    || m.IsOverride || m.IsVirtual || m.IsAbstract || !m.ExplicitInterfaceImplementations.IsEmpty || ImplementsInterfaceMember(m);
+        usedAsHelper = used;
+        return used;
+    }
+
+    private bool? usedAsHelper;
+
+    private static bool ImplementsInterfaceMember(IMethodSymbol m)
+    {
+        if (m.ContainingType is not { } type)
+            return false;
+        foreach (var i in type.AllInterfaces)
+            foreach (var member in i.GetMembers(m.Name))
+                if (SymbolEqualityComparer.Default.Equals(type.FindImplementationForInterfaceMember(member), m))
+                    return true;
+        return false;
     }
 
     /// <summary>Does some exit hold something this method acquired (not what it was entered with)?</summary>

@@ -23,6 +23,8 @@ public class KH2001Tests
         put_cpu();
         return 0;
     }"),
+        Case("get_cpu_var as an assignment target, never put", PerCpu + @"
+    public void f() { [|get_cpu_var(hits)|] = 0; count++; }"),
         Case("put_cpu with nothing to undo on one path", @"
     void f(bool fast)
     {

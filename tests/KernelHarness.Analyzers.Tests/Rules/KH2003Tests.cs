@@ -58,6 +58,10 @@ public class KH2003Tests
         }
         catch (System.ArgumentOutOfRangeException) { return -EINVAL; }
     }"),
+        Case("one device's lock taken and another's released, with no caller to pair them", @"
+    public void ack(Device a, Device b) { [|spin_lock(a.hw_lock)|]; a.count = 0; [|spin_unlock(b.hw_lock)|]; }"),
+        Case("an unannotated function that returns holding the lock, called by nothing", @"
+    public void lock_rx() { [|spin_lock(rx_lock)|]; }"),
         Case("spin_lock not released on an early return", @"
     int f()
     {
@@ -170,6 +174,11 @@ public class KH2003Tests
     [Acquires(""dev.hw_lock"")] void lock_hw() { spin_lock(dev.hw_lock); }
     [Releases(""dev.hw_lock"")] void unlock_hw() { spin_unlock(dev.hw_lock); }
     void f() { lock_hw(); count++; unlock_hw(); }"),
+        Case("an unannotated lock helper marked [Acquires], called by nothing", @"
+    [Acquires(""rx_lock"")] public void lock_rx() { spin_lock(rx_lock); }"),
+        Case("hand-over-hand locking in a helper its caller pairs", @"
+    void step(Device cur, Device next) { spin_lock(next.list_lock); spin_unlock(cur.list_lock); }
+    void walk(Device a, Device b) { spin_lock(a.list_lock); step(a, b); spin_unlock(b.list_lock); }"),
         Case("inferred lock helpers", @"
     void lock_rx() { spin_lock(rx_lock); }
     void unlock_rx() { spin_unlock(rx_lock); }
