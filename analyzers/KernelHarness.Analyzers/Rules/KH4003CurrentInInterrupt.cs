@@ -113,15 +113,23 @@ internal static class InTaskGuard
                 case IBinaryOperation { OperatorKind: BinaryOperatorKind.ConditionalOr } either when ReferenceEquals(either.RightOperand, child) && Implies(either.LeftOperand, false, isInTask):
                     return true;
                 case IBlockOperation block:
+                {
+                    // if (!in_task()) return …; — what follows runs in task context only, up to a label a goto may
+                    // reach from before the test.
+                    bool guarded = false;
                     foreach (var statement in block.Operations)
                     {
+                        if (statement is ILabeledOperation)
+                            guarded = false;
                         if (ReferenceEquals(statement, child))
                             break;
-                        // if (!in_task()) return …; — what follows runs in task context only.
                         if (statement is IConditionalOperation { WhenFalse: null } exit && Exits(exit.WhenTrue) && Implies(exit.Condition, false, isInTask))
-                            return true;
+                            guarded = true;
                     }
+                    if (guarded)
+                        return true;
                     break;
+                }
                 case IAnonymousFunctionOperation or ILocalFunctionOperation:
                     return false; // a lambda runs elsewhere, whenever it is called
             }

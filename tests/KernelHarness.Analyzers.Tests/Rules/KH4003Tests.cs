@@ -18,6 +18,7 @@ public class KH4003Tests
         Case("a read in the else branch of if (in_task())", @"int last; irqreturn_t isr(int i, object? d) { if (in_task()) last = 0; else last = [|current.pid|]; return IRQ_HANDLED; } int f() => request_irq(irq, isr, 0, ""d"", this);"),
         Case("a read before the early exit on !in_task()", @"int last; void poll() { last = [|current.pid|]; if (!in_task()) return; last++; } void f() { tasklet_setup(tasklet, t => poll()); }"),
         Case("a read on the || side where in_task() was false", @"void poll() { if (in_task() || [|current.pid|] == 0) count++; } void f() { tasklet_setup(tasklet, t => poll()); }"),
+        Case("a read after a label the early exit's goto reaches", @"int last; void poll() { if (!in_task()) goto done; last = current.pid; done: last += [|current.pid|]; } void f() { tasklet_setup(tasklet, t => poll()); }"),
         Case("a timer callback given as a method group", @"int owner; void on_timer(timer_list t) { owner = [|current.comm|].Length; } void f() { timer_setup(timer, on_timer, 0); }"),
         Case("current two calls below a tasklet", @"void account() { count += [|current.pid|]; } void step() => account(); void f() { tasklet_setup(tasklet, t => step()); }"),
     };
