@@ -357,8 +357,8 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                         s = Exec(c, s, skip);
                 s = Assign(a.Target, a.Value, s, skip);
                 // A property of the compilation's given a value runs its setter.
-                if (a.Target is IPropertyReferenceOperation set && (s.FirstAtomic is not null || ownAtomic is not null) && Accessors.Called(set, model) is { } setter)
-                    CheckAccessorSleep(set, setter, s.FirstAtomic);
+                if (a.Target is IPropertyReferenceOperation set)
+                    CheckAccessorSleep(set, s);
                 return s;
             case IVariableDeclaratorOperation { Initializer: { } init } declarator:
                 // Only in structured bodies: the graph turns 'var x = e' into the assignment above.
@@ -380,8 +380,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
             case IPropertyReferenceOperation property:
                 foreach (var c in property.ChildOperations)
                     s = Exec(c, s, skip);
-                if ((s.FirstAtomic is not null || ownAtomic is not null) && Accessors.Called(property, model) is { } accessor)
-                    CheckAccessorSleep(property, accessor, s.FirstAtomic);
+                CheckAccessorSleep(property, s);
                 return s;
             default:
                 foreach (var c in op.ChildOperations)
@@ -394,8 +393,11 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     /// A property or indexer of the compilation read or written in atomic context: its accessor is a call (a getter
     /// that takes a mutex sleeps as a helper would). Its sleeping is checked; its lock effects are not followed.
     /// </summary>
-    private void CheckAccessorSleep(IPropertyReferenceOperation property, IMethodSymbol accessor, Held? held)
+    private void CheckAccessorSleep(IPropertyReferenceOperation property, State s)
     {
+        var held = s.FirstAtomic;
+        if ((held is null && ownAtomic is null) || Accessors.Called(property, model) is not { } accessor)
+            return;
         var sleep = model.MaySleep(accessor, ImmutableArray<object?>.Empty, stack);
         if (sleep is null || sleep.IsGfpDependent || (sleep.ExceptIn & ownKinds) != 0)
             return;

@@ -398,8 +398,8 @@ internal sealed class ProvenanceEngine : StructuredBody.IWalker<ProvenanceEngine
     {
         while (target is IDeclarationExpressionOperation declaration)
             target = declaration.Expression;
-        while (value is IConversionOperation or IParenthesizedOperation)
-            value = value is IConversionOperation c ? c.Operand : ((IParenthesizedOperation)value).Operand;
+        if (value is not null)
+            value = Summaries.Eval.Unwrap(value);
         if (target is not ITupleOperation targets)
         {
             pairs.Add((target, value));
