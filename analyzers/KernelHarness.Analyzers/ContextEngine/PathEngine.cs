@@ -398,6 +398,9 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         var held = s.FirstAtomic;
         if ((held is null && ownAtomic is null) || Accessors.Called(property, model) is not { } accessor)
             return;
+        // Like a call made with something held: the accessor is reached in atomic context from here (KH1003).
+        if (held is not null)
+            (atomicCallSites ??= new List<int>()).Add(property.Syntax.SpanStart);
         var sleep = model.MaySleep(accessor, ImmutableArray<object?>.Empty, stack);
         if (sleep is null || sleep.IsGfpDependent || (sleep.ExceptIn & ownKinds) != 0)
             return;

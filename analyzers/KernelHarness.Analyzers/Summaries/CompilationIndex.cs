@@ -626,7 +626,9 @@ internal sealed class CompilationIndex
     {
         // Most functions asked about have no caller in source (a handler, a probe): they get the shared empty list.
         List<CallEdge>? list = null;
-        foreach (var d in MentionersOf(target))
+        // A property's accessor is called where the property is named.
+        ISymbol named = target.MethodKind is MethodKind.PropertyGet or MethodKind.PropertySet && target.AssociatedSymbol is IPropertySymbol { IsIndexer: false } property ? property : target;
+        foreach (var d in MentionersOf(named))
             if (Scan(d).Callers.TryGetValue(target, out var edges))
                 (list ??= new List<CallEdge>(edges.Count)).AddRange(edges);
         return list ?? (IReadOnlyList<CallEdge>)System.Array.Empty<CallEdge>();

@@ -305,12 +305,20 @@ internal sealed class CompilationModel
             var up = EntryReaching(caller, match, maxDepth, guarded, seen, depth + 1);
             if (up is null)
                 continue;
-            var callerName = caller.MethodKind == MethodKind.AnonymousFunction ? "a lambda" : caller.Name + "()";
-            var link = fn.Name + "() is called from " + callerName + " at " + Kinds.Where(edge.Call.GetLocation());
+            var link = ChainName(fn) + " is called from " + ChainName(caller) + " at " + Kinds.Where(edge.Call.GetLocation());
             return (up.Value.Origin, up.Value.Chain.Length == 0 ? link : link + ", " + up.Value.Chain);
         }
         return null;
     }
+
+    /// <summary>How a chain names a function: <c>f()</c>, <c>a lambda</c>, or a property's accessor as <c>Mode.get()</c>.</summary>
+    private static string ChainName(IMethodSymbol fn) => fn switch
+    {
+        { MethodKind: MethodKind.AnonymousFunction } => "a lambda",
+        { MethodKind: MethodKind.PropertyGet, AssociatedSymbol: { } p } => p.Name + ".get()",
+        { MethodKind: MethodKind.PropertySet, AssociatedSymbol: { } p } => p.Name + ".set()",
+        _ => fn.Name + "()",
+    };
 
     public enum ProcessOnly { Unknown, Process, Atomic }
 

@@ -234,9 +234,12 @@ internal sealed class DeclarationScan
                 foreach (var c in lf.ChildOperations)
                     Walk(c, lf.Symbol, root, found);
                 return;
-            case OperationKind.PropertyReference when owner is IMethodSymbol reader && Accessors.WrittenIn(k.Compilation, (IPropertyReferenceOperation)op) is not null:
-                // A property or indexer of the compilation's with code runs it: a call of the compilation's own.
+            case OperationKind.PropertyReference when owner is IMethodSymbol reader && Accessors.WrittenIn(k.Compilation, (IPropertyReferenceOperation)op) is { } accessor:
+                // A property or indexer of the compilation's with code runs it: a call of the compilation's own,
+                // and (for a named property, whose mentions can be found) an edge its context reaches it by.
                 NoteCall(reader, ApiInfo.Empty, own: true);
+                if (!((IPropertyReferenceOperation)op).Property.IsIndexer)
+                    AddCaller(accessor, reader, op.Syntax);
                 break;
             case OperationKind.Invocation when owner is IMethodSymbol caller:
                 var inv = (IInvocationOperation)op;
@@ -247,12 +250,7 @@ internal sealed class DeclarationScan
                 // Callers are asked of the compilation's own methods only, never of spin_lock or kmalloc: calls
                 // of the kernel's functions are not kept.
                 if (own)
-                {
-                    callers ??= new Dictionary<IMethodSymbol, List<CallEdge>>(SymbolEqualityComparer.Default);
-                    if (!callers.TryGetValue(target, out var list))
-                        callers[target] = list = new List<CallEdge>(1);
-                    list.Add(new CallEdge(caller, inv.Syntax));
-                }
+                    AddCaller(target, caller, inv.Syntax);
                 foreach (var cb in info.Callbacks)
                 {
                     var arg = Eval.Argument(inv.Arguments, cb.Parameter);
@@ -287,6 +285,14 @@ internal sealed class DeclarationScan
         }
         foreach (var c in op.ChildOperations)
             Walk(c, owner, root, found);
+    }
+
+    private void AddCaller(IMethodSymbol target, IMethodSymbol caller, SyntaxNode call)
+    {
+        callers ??= new Dictionary<IMethodSymbol, List<CallEdge>>(SymbolEqualityComparer.Default);
+        if (!callers.TryGetValue(target, out var list))
+            callers[target] = list = new List<CallEdge>(1);
+        list.Add(new CallEdge(caller, call));
     }
 
     private static bool TakesCallback(ApiInfo info, string? parameter)

@@ -46,6 +46,10 @@ public class KH1003Tests
         Case("allocation after the unlock in a work item", @"
     public void init() => INIT_WORK(work, w => run());
     void run() { spin_lock(rx_lock); count++; spin_unlock(rx_lock); buf = kmalloc(8, [|GFP_ATOMIC|]); }"),
+        Case("a property getter read only from a work item allocates with GFP_ATOMIC", @"
+    public void init() => INIT_WORK(work, w => refill());
+    void refill() { buf = Fresh; }
+    kptr Fresh => kmalloc(64, [|GFP_ATOMIC|]);"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -83,6 +87,10 @@ public class KH1003Tests
         Case("[AtomicContext] method", @"
     [AtomicContext]
     public void refill() { buf = kmalloc(64, GFP_ATOMIC); }"),
+        Case("a property getter read under a spinlock allocates with GFP_ATOMIC", @"
+    public void init() => INIT_WORK(work, w => refill());
+    void refill() { spin_lock(rx_lock); buf = Fresh; spin_unlock(rx_lock); }
+    kptr Fresh => kmalloc(64, GFP_ATOMIC);"),
     };
 
     [Theory]
