@@ -1122,15 +1122,17 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
     /// May the method's unbalanced locking be a helper's, whose callers pair it (<c>lock_hw()</c> … <c>unlock_hw()</c>)?
     /// Only if something may call it: a call in the compilation, a delegate to it, or code outside (an override or an
     /// interface's member). Unannotated and called by nothing, it is the function itself that leaves the lock held
-    /// (sparse: "context imbalance"); marked [Acquires] or [Releases], it is a helper by declaration.
+    /// (sparse: "context imbalance"); marked [Acquires] or [Releases], it is a helper by declaration. A property's
+    /// accessor never is: the code that reads or assigns the property does not take on its lock effects.
     /// </summary>
     private bool UsedAsHelper()
     {
         if (usedAsHelper is bool known)
             return known;
         var m = method.OriginalDefinition;
-        bool used = m.MethodKind is MethodKind.AnonymousFunction || model.Index.CallersOf(m).Count > 0 || model.Index.Escapes(m)
-                    || m.IsOverride || m.IsVirtual || m.IsAbstract || !m.ExplicitInterfaceImplementations.IsEmpty || ImplementsInterfaceMember(m);
+        bool used = m.MethodKind is not (MethodKind.PropertyGet or MethodKind.PropertySet)
+                    && (m.MethodKind is MethodKind.AnonymousFunction || model.Index.CallersOf(m).Count > 0 || model.Index.Escapes(m)
+                        || m.IsOverride || m.IsVirtual || m.IsAbstract || !m.ExplicitInterfaceImplementations.IsEmpty || ImplementsInterfaceMember(m));
         usedAsHelper = used;
         return used;
     }

@@ -128,6 +128,9 @@ public class KH2003Tests
             spin_unlock(rx_lock);
         }
     }"),
+        Case("a property getter that the code reads takes a lock and keeps it", @"
+    int Snapshot { get { [|spin_lock(rx_lock)|]; return count; } }
+    int f() => Snapshot + 1;"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
