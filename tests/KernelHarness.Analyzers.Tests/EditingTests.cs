@@ -38,9 +38,12 @@ public class EditingTests
         var edits = Edits(text).ToList();
         Assert.Equal(4 * EditsPerFile, edits.Count);
         int broken = 0;
+        // The driver's other files (a partial class's other parts) compile with the edited one, unedited.
+        var others = TestProject.DriverOf(file).Where(f => f.Path != Path.GetFileName(file)).ToList();
+        Assert.True(TestProject.Compile(others.Append((Path.GetFileName(file), text)), withUsings: false).GetDiagnostics().All(d => d.Severity != DiagnosticSeverity.Error), $"{file} does not compile before the edits");
         foreach (var (what, source) in edits)
         {
-            var compilation = TestProject.Compile(new[] { (Path.GetFileName(file), source) }, withUsings: false);
+            var compilation = TestProject.Compile(others.Append((Path.GetFileName(file), source)), withUsings: false);
             if (compilation.GetDiagnostics().Any(d => d.Severity == DiagnosticSeverity.Error))
                 broken++;
             try

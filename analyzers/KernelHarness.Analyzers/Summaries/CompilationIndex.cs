@@ -718,6 +718,9 @@ internal sealed class CompilationIndex
         List<ContextOrigin>? found = null;
         var seen = default(Few<DeclarationScan>); // nearly always one: compared one by one
         List<DeclarationScan>? viaStores = null;
+        // A registration of a method this one overrides or implements (an interface's method named through an
+        // interface-typed reference, a base class's abstract callback) may call this one: it reaches it too.
+        var bases = target.MethodKind is MethodKind.AnonymousFunction or MethodKind.LocalFunction ? null : MembersImplementedBy(target);
         if (ScanOf(target) is { } own)
             Candidate(own);
         if (target.MethodKind is not (MethodKind.AnonymousFunction or MethodKind.LocalFunction))
@@ -735,6 +738,10 @@ internal sealed class CompilationIndex
                 foreach (var d in MentionersOf(target))
                     Candidate(Scan(d));
             }
+            if (bases is not null)
+                foreach (var b in bases)
+                    foreach (var d in MentionersOf(b))
+                        Candidate(Scan(d));
         }
         if (viaStores is not null)
             foreach (var scan in viaStores)
@@ -749,7 +756,7 @@ internal sealed class CompilationIndex
         void Candidate(DeclarationScan scan)
         {
             foreach (var store in scan.DelegateStores)
-                if (AnyDenotes(store.Value, target))
+                if (AnyDenotes(store.Value, target, bases))
                     foreach (var d in MentionersOf(store.Key))
                         (viaStores ??= new List<DeclarationScan>()).Add(Scan(d));
             Collect(scan);
@@ -761,9 +768,38 @@ internal sealed class CompilationIndex
                 return;
             seen.Add(scan);
             foreach (var (t, origin) in Resolved(scan))
-                if (SymbolEqualityComparer.Default.Equals(t, target) && !(found ??= new List<ContextOrigin>()).Contains(origin))
+                if (IsTarget(t, target, bases) && !(found ??= new List<ContextOrigin>()).Contains(origin))
                     found.Add(origin);
         }
+
+    }
+
+    /// <summary>Is <paramref name="t"/> the target, or a method it overrides or implements?</summary>
+    private static bool IsTarget(IMethodSymbol t, IMethodSymbol target, List<IMethodSymbol>? bases)
+    {
+        if (SymbolEqualityComparer.Default.Equals(t, target))
+            return true;
+        if (bases is not null)
+            foreach (var b in bases)
+                if (SymbolEqualityComparer.Default.Equals(t, b))
+                    return true;
+        return false;
+    }
+
+    /// <summary>The methods <paramref name="m"/> overrides (up the chain) or implements of an interface; null when none.</summary>
+    private static List<IMethodSymbol>? MembersImplementedBy(IMethodSymbol m)
+    {
+        List<IMethodSymbol>? found = null;
+        for (var o = m.OverriddenMethod; o is not null; o = o.OverriddenMethod)
+            (found ??= new List<IMethodSymbol>(1)).Add(o.OriginalDefinition);
+        foreach (var e in m.ExplicitInterfaceImplementations)
+            (found ??= new List<IMethodSymbol>(1)).Add(e.OriginalDefinition);
+        if (m.DeclaredAccessibility == Accessibility.Public && m.ContainingType is { } type && !type.AllInterfaces.IsEmpty)
+            foreach (var i in type.AllInterfaces)
+                foreach (var member in i.GetMembers(m.Name))
+                    if (member is IMethodSymbol im && SymbolEqualityComparer.Default.Equals(type.FindImplementationForInterfaceMember(im)?.OriginalDefinition, m))
+                        (found ??= new List<IMethodSymbol>(1)).Add(im.OriginalDefinition);
+        return found;
     }
 
     /// <summary>
@@ -780,14 +816,14 @@ internal sealed class CompilationIndex
         return (scans, parts[0].Span);
     }
 
-    /// <summary>Does one of the delegates stored in a place denote <paramref name="target"/>?</summary>
-    private bool AnyDenotes(List<IOperation> delegates, IMethodSymbol target)
+    /// <summary>Does one of the delegates stored in a place denote <paramref name="target"/> (or a method it overrides or implements)?</summary>
+    private bool AnyDenotes(List<IOperation> delegates, IMethodSymbol target, List<IMethodSymbol>? bases)
     {
         var targets = new List<IMethodSymbol>(1);
         foreach (var d in delegates)
             AddTargets(d, 1, targets);
         foreach (var t in targets)
-            if (SymbolEqualityComparer.Default.Equals(t, target))
+            if (IsTarget(t, target, bases))
                 return true;
         return false;
     }

@@ -268,8 +268,8 @@ public sealed class Awkward
     [MemberData(nameof(Sources))]
     public void Structured_walk_concludes_what_the_graph_concludes(string file)
     {
-        var source = file == "Awkward.cs" ? Awkward : File.ReadAllText(Path.Combine(AppContext.BaseDirectory, file));
-        var compilation = TestProject.Compile(new[] { (Path.GetFileName(file), source) }, withUsings: false);
+        var sources = file == "Awkward.cs" ? new() { (file, Awkward) } : TestProject.DriverOf(file);
+        var compilation = TestProject.Compile(sources, withUsings: false);
         TestProject.AssertCompiles(compilation);
         var structured = CompilationModel.CreateUnshared(compilation, structuredBodies: true)!;
         var graphs = CompilationModel.CreateUnshared(compilation, structuredBodies: false)!;

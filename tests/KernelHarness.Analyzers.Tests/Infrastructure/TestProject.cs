@@ -50,6 +50,20 @@ public static class TestProject
             .OrderBy(f => f, StringComparer.Ordinal)
             .Select(f => new object[] { Path.GetRelativePath(AppContext.BaseDirectory, f) });
 
+    /// <summary>
+    /// A corpus file with the other files of its driver: a driver may be written in several files (a partial class
+    /// in Name.Core.cs and Name.Irq.cs), which compile together. Names and sources, in file order.
+    /// </summary>
+    public static List<(string Path, string Source)> DriverOf(string corpusFile)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, corpusFile);
+        var driver = Path.GetFileName(path).Split('.')[0];
+        return Directory.GetFiles(Path.GetDirectoryName(path)!, driver + ".*")
+            .Where(f => Path.GetFileName(f).Split('.')[0] == driver && f.EndsWith(".cs", StringComparison.Ordinal))
+            .OrderBy(f => f, StringComparer.Ordinal)
+            .Select(f => (Path.GetFileName(f), File.ReadAllText(f))).ToList();
+    }
+
     public static CSharpCompilation Compile(IEnumerable<(string Path, string Source)> files, bool withUsings = true)
     {
         var trees = files.Select(f => CSharpSyntaxTree.ParseText(f.Source, ParseOptions, f.Path)).ToList();

@@ -180,6 +180,17 @@ public class KH1001Tests
     }"),
         Case("lambda handler calls msleep", @"
     int init() => request_irq(irq, (n, d) => { [|msleep(5)|]; return IRQ_HANDLED; }, 0, ""dev"", this);"),
+        Case("an interface's method registered through an interface reference: its implementation runs in hard-IRQ context", @"
+    interface IHandler { irqreturn_t on_irq(int n, object? d); }
+    sealed class Impl : IHandler { public irqreturn_t on_irq(int n, object? d) { [|msleep(1)|]; return IRQ_HANDLED; } }
+    int f(IHandler h) => request_irq(irq, h.on_irq, 0, ""d"", this);"),
+        Case("a base class registers its abstract handler: the override runs in hard-IRQ context", @"
+    abstract class Card { protected abstract irqreturn_t isr(int n, object? d); public int probe(uint line) => request_irq(line, isr, 0, ""c"", this); }
+    sealed class Sound : Card { protected override irqreturn_t isr(int n, object? d) { [|msleep(1)|]; return IRQ_HANDLED; } }"),
+        Case("an explicit interface implementation of a registered timer callback", @"
+    interface ITick { void tick(timer_list t); }
+    sealed class Beat : ITick { void ITick.tick(timer_list t) { [|mutex_lock(new mutex())|]; } }
+    void f(ITick t) => timer_setup(timer, t.tick, 0);"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -297,6 +308,14 @@ public class KH1001Tests
             msleep(1);
         }
     }"),
+        Case("an interface's method registered as a work item: its implementation may sleep", @"
+    interface IJob { void run(work_struct w); }
+    sealed class Flush : IJob { public void run(work_struct w) { msleep(1); } }
+    void f(IJob j) => INIT_WORK(work, j.run);"),
+        Case("a method named like a registered interface method, in a type that does not implement it", @"
+    interface IHandler { irqreturn_t on_irq(int n, object? d); }
+    sealed class Other { public irqreturn_t on_irq(int n, object? d) { msleep(1); return IRQ_HANDLED; } }
+    int f(IHandler h) => request_irq(irq, h.on_irq, 0, ""d"", this);"),
     };
 
     [Theory]
