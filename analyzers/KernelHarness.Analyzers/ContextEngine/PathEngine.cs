@@ -741,11 +741,31 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                     return s.WithFact(DeadlockFact + h.Key, true);
             }
         }
+        else if (h.Kind == LockKind.IrqSave && h.FlagsKey is not null)
+            s = OverwriteSavedFlags(s, h);
         if (s.Held.Count >= MaxHeld)
             return s;
         // Taken afresh after a self-deadlock's releases: its releases count again.
         return (s.Facts.IsEmpty ? s : s.WithoutFact(DeadlockFact + h.Key)).Push(h);
     }
+
+    /// <summary>
+    /// A save into the variable that still holds a live save's flags (<c>local_irq_save(out flags)</c> twice): the
+    /// earlier state is lost, and the restore that pairs with the earlier save gets the later one's flags (interrupts
+    /// stay disabled). The earlier save keeps a flags key no restore names, with where it was overwritten. (The same
+    /// save met again in a loop is reported as not undone already.)
+    /// </summary>
+    private static State OverwriteSavedFlags(State s, Held save)
+    {
+        var list = s.Held;
+        for (int i = 0; i < list.Count; i++)
+            if (list[i].Kind == LockKind.IrqSave && list[i].FlagsKey == save.FlagsKey && list[i].Site.SourceSpan != save.Site.SourceSpan)
+                list = list.SetItem(i, list[i] with { FlagsKey = OverwrittenFlags + Kinds.Where(save.Site) });
+        return ReferenceEquals(list, s.Held) ? s : s.WithHeld(list);
+    }
+
+    /// <summary>The flags key of a save whose flags a later save overwrote (followed by where).</summary>
+    private const string OverwrittenFlags = "overwritten@";
 
     /// <summary>The fact a path knows once it has acquired a lock it held (followed by the lock's key): see <see cref="Acquire"/>.</summary>
     private const string DeadlockFact = "deadlock:";
@@ -816,8 +836,10 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
                 if (any >= 0)
                 {
                     var arg = inv.Arguments.Length > 0 ? LockRef.Display(inv.Arguments[inv.Arguments.Length - 1].Value) : "?";
+                    var overwritten = list[any].FlagsKey is { } fk && fk.StartsWith(OverwrittenFlags, System.StringComparison.Ordinal)
+                        ? $"; the save at {fk.Substring(OverwrittenFlags.Length)} overwrote them: interrupts stay disabled" : "";
                     Add(Finding.Create(DiagnosticIds.IrqSaveNotBalanced, inv.Syntax.GetLocation(), ImmutableArray.Create(list[any].Site),
-                        $"{api}({arg}) restores flags that do not come from the matching {list[any].Api}() (at {Kinds.Where(list[any].Site)}, saved in '{list[any].FlagsText}')"));
+                        $"{api}({arg}) restores flags that do not come from the matching {list[any].Api}() (at {Kinds.Where(list[any].Site)}, saved in '{list[any].FlagsText}'{overwritten})"));
                     return s.WithHeld(list.RemoveAt(any));
                 }
                 Unmatched(key, kind, flagsKey, api, inv.Syntax.GetLocation(), DiagnosticIds.IrqSaveNotBalanced, $"{api}() restores interrupt state that was not saved on this path");

@@ -74,6 +74,15 @@ public class KH2002Tests
         count++;
         if (!busy) [|local_irq_enable()|];
     }"),
+        Case("one flags variable for two nested saves: the outer state is lost", @"
+    void f()
+    {
+        local_irq_save(out ulong flags);
+        local_irq_save(out flags);
+        count++;
+        local_irq_restore(flags);
+        [|local_irq_restore(flags)|];
+    }"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -122,6 +131,27 @@ public class KH2002Tests
     void f() { for (int i = 0; i < 3; i++) { local_irq_save(out var fl); count++; local_irq_restore(fl); } }"),
         Case("local_irq_disable inside a save region", @"
     void f() { local_irq_save(out var fl); local_irq_disable(); count++; local_irq_enable(); local_irq_restore(fl); }"),
+        Case("one flags variable for two saves in turn", @"
+    void f()
+    {
+        local_irq_save(out ulong flags);
+        count++;
+        local_irq_restore(flags);
+        local_irq_save(out flags);
+        count--;
+        local_irq_restore(flags);
+    }"),
+        Case("a save and restore per iteration into one variable", @"
+    void f()
+    {
+        ulong flags;
+        for (int i = 0; i < 4; i++)
+        {
+            local_irq_save(out flags);
+            count += i;
+            local_irq_restore(flags);
+        }
+    }"),
     };
 
     [Theory]

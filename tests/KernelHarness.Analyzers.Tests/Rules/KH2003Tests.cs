@@ -131,6 +131,17 @@ public class KH2003Tests
         Case("a property getter that the code reads takes a lock and keeps it", @"
     int Snapshot { get { [|spin_lock(rx_lock)|]; return count; } }
     int f() => Snapshot + 1;"),
+        Case("an unannotated helper releases a lock it does not hold itself, then takes it again (sparse: unexpected unlock)", @"
+    void dispatch() { spin_lock(rx_lock); wait_for_poll(); count++; spin_unlock(rx_lock); }
+    void wait_for_poll()
+    {
+        while (busy)
+        {
+            [|spin_unlock(rx_lock)|];
+            cpu_relax();
+            spin_lock(rx_lock);
+        }
+    }"),
     };
 
     public static IEnumerable<object[]> Silent() => new[]
@@ -242,6 +253,18 @@ public class KH2003Tests
     void f(rw_semaphore a, rw_semaphore b) { down_read(a); down_read(b); up_read(b); up_read(a); }"),
         Case("nested different locks", @"
     void f() { spin_lock(rx_lock); spin_lock(tx_lock); count++; spin_unlock(tx_lock); spin_unlock(rx_lock); }"),
+        Case("a [MustHold] helper drops the caller's lock around a wait and takes it again", @"
+    void dispatch() { spin_lock(rx_lock); wait_for_poll(); count++; spin_unlock(rx_lock); }
+    [MustHold(""rx_lock"")]
+    void wait_for_poll()
+    {
+        while (busy)
+        {
+            spin_unlock(rx_lock);
+            cpu_relax();
+            spin_lock(rx_lock);
+        }
+    }"),
     };
 
     [Theory]
