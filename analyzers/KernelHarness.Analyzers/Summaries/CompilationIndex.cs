@@ -771,7 +771,6 @@ internal sealed class CompilationIndex
                 if (IsTarget(t, target, bases) && !(found ??= new List<ContextOrigin>()).Contains(origin))
                     found.Add(origin);
         }
-
     }
 
     /// <summary>Is <paramref name="t"/> the target, or a method it overrides or implements?</summary>
