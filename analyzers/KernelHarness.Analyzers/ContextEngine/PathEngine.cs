@@ -407,7 +407,7 @@ internal sealed class PathEngine : StructuredBody.IWalker<State>
         var (cause, causeLoc) = held is not null ? (Kinds.Describe(held), held.Site) : (ownAtomic!.Description, ownAtomic.Location);
         var links = sleep.Chain.Select(c => c.Site).ToImmutableArray();
         Add(Finding.Create(DiagnosticIds.SleepInAtomicContext, property.Syntax.GetLocation(), ImmutableArray.Create(causeLoc).AddRange(links),
-            sleep.Api + "()", cause, " — called via " + Accessors.Describe(property, accessor) + "() -> " + sleep.ChainText));
+            sleep.Api + "()", cause, " — called via " + Accessors.Describe(accessor) + "() -> " + sleep.ChainText));
     }
 
     /// <summary>

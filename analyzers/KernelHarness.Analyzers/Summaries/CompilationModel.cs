@@ -312,11 +312,10 @@ internal sealed class CompilationModel
     }
 
     /// <summary>How a chain names a function: <c>f()</c>, <c>a lambda</c>, or a property's accessor as <c>Mode.get()</c>.</summary>
-    private static string ChainName(IMethodSymbol fn) => fn switch
+    private static string ChainName(IMethodSymbol fn) => fn.MethodKind switch
     {
-        { MethodKind: MethodKind.AnonymousFunction } => "a lambda",
-        { MethodKind: MethodKind.PropertyGet, AssociatedSymbol: { } p } => p.Name + ".get()",
-        { MethodKind: MethodKind.PropertySet, AssociatedSymbol: { } p } => p.Name + ".set()",
+        MethodKind.AnonymousFunction => "a lambda",
+        MethodKind.PropertyGet or MethodKind.PropertySet => Accessors.Describe(fn) + "()",
         _ => fn.Name + "()",
     };
 

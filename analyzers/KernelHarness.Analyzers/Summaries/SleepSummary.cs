@@ -108,7 +108,7 @@ internal static class SleepSummaries
         {
             var sub = model.MaySleep(accessor, ImmutableArray<object?>.Empty, stack);
             if (sub is not null && !sub.IsGfpDependent)
-                Unconditional = sub with { Chain = sub.Chain.Insert(0, new ChainLink(Accessors.Describe(property, accessor), property.Syntax.GetLocation())) };
+                Unconditional = sub with { Chain = sub.Chain.Insert(0, new ChainLink(Accessors.Describe(accessor), property.Syntax.GetLocation())) };
         }
 
         private void OnCall(IInvocationOperation inv)
@@ -478,7 +478,7 @@ internal static class Accessors
     public static IMethodSymbol? Called(IPropertyReferenceOperation property, CompilationModel model)
         => WrittenIn(model.Symbols.Compilation, property) is { } accessor && model.Index.BodyOf(accessor) is not null ? accessor : null;
 
-    /// <summary>How a chain names the accessor: <c>Mode.get</c>, <c>Mode.set</c>, <c>this[].get</c>.</summary>
-    public static string Describe(IPropertyReferenceOperation property, IMethodSymbol accessor)
-        => (property.Property.IsIndexer ? "this[]" : property.Property.Name) + (accessor.MethodKind == MethodKind.PropertySet ? ".set" : ".get");
+    /// <summary>How a chain names an accessor: <c>Mode.get</c>, <c>Mode.set</c>, <c>this[].get</c>.</summary>
+    public static string Describe(IMethodSymbol accessor)
+        => (accessor.AssociatedSymbol is IPropertySymbol { IsIndexer: false } p ? p.Name : "this[]") + (accessor.MethodKind == MethodKind.PropertySet ? ".set" : ".get");
 }
