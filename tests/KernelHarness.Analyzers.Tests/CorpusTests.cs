@@ -56,11 +56,8 @@ public class CorpusTests
         Tally For(string id) => tally.TryGetValue(id, out var t) ? t : tally[id] = new Tally();
         var report = new List<string>();
         // A driver may be written in several files (a partial class: Name.Core.cs, Name.Irq.cs): they compile together.
-        var drivers = Directory.GetFiles(CorpusDir("Labelled"), "*.cs").OrderBy(f => f, StringComparer.Ordinal)
-            .GroupBy(f => Path.GetFileName(f).Split('.')[0], StringComparer.Ordinal);
-        foreach (var driver in drivers)
+        foreach (var files in TestProject.DriversIn(CorpusDir("Labelled")))
         {
-            var files = TestProject.DriverOf(Path.GetRelativePath(AppContext.BaseDirectory, driver.First()));
             var expected = new List<(string File, int Line, string Id)>();
             foreach (var (name, source) in files)
             {

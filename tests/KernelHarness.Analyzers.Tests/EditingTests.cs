@@ -40,7 +40,7 @@ public class EditingTests
         int broken = 0;
         // The driver's other files (a partial class's other parts) compile with the edited one, unedited.
         var others = TestProject.DriverOf(file).Where(f => f.Path != Path.GetFileName(file)).ToList();
-        Assert.True(TestProject.Compile(others.Append((Path.GetFileName(file), text)), withUsings: false).GetDiagnostics().All(d => d.Severity != DiagnosticSeverity.Error), $"{file} does not compile before the edits");
+        TestProject.AssertCompiles(TestProject.Compile(others.Append((Path.GetFileName(file), text)), withUsings: false));
         foreach (var (what, source) in edits)
         {
             var compilation = TestProject.Compile(others.Append((Path.GetFileName(file), source)), withUsings: false);

@@ -57,12 +57,19 @@ public static class TestProject
     public static List<(string Path, string Source)> DriverOf(string corpusFile)
     {
         var path = Path.Combine(AppContext.BaseDirectory, corpusFile);
-        var driver = Path.GetFileName(path).Split('.')[0];
-        return Directory.GetFiles(Path.GetDirectoryName(path)!, driver + ".*")
-            .Where(f => Path.GetFileName(f).Split('.')[0] == driver && f.EndsWith(".cs", StringComparison.Ordinal))
-            .OrderBy(f => f, StringComparer.Ordinal)
-            .Select(f => (Path.GetFileName(f), File.ReadAllText(f))).ToList();
+        return Read(DriverFiles(Path.GetDirectoryName(path)!).First(d => d.Contains(path, StringComparer.Ordinal)));
     }
+
+    /// <summary>The drivers of a corpus folder, each as its files' names and sources (see <see cref="DriverOf"/>).</summary>
+    public static IEnumerable<List<(string Path, string Source)>> DriversIn(string folder) => DriverFiles(folder).Select(Read);
+
+    /// <summary>A folder's .cs files by driver: Name.Core.cs and Name.Irq.cs belong to driver Name.</summary>
+    private static IEnumerable<IGrouping<string, string>> DriverFiles(string folder)
+        => Directory.GetFiles(folder, "*.cs").OrderBy(f => f, StringComparer.Ordinal)
+            .GroupBy(f => Path.GetFileName(f).Split('.')[0], StringComparer.Ordinal);
+
+    private static List<(string Path, string Source)> Read(IEnumerable<string> files)
+        => files.Select(f => (Path.GetFileName(f), File.ReadAllText(f))).ToList();
 
     public static CSharpCompilation Compile(IEnumerable<(string Path, string Source)> files, bool withUsings = true)
     {
